@@ -1,0 +1,95 @@
+"""Model artifacts and checkpoints: real files, loaded only if the engine wrote them.
+
+``model.tar.gz`` holds ``manifest.json`` (format, algorithm, kind, SHA-256 of the
+payload) and ``model.bin``. Loading verifies the manifest and then requires the
+payload's digest to be one this process's engines wrote, *before* anything is
+deserialised: a tarball from elsewhere (or a tampered one) is refused with a
+clear message and its bytes are never unpickled. Archives are byte-for-byte
+deterministic (fixed mtimes, no owner names, gzip header without a timestamp).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import threading
+
+FORMAT = "sagetutor-artifact/1"
+
+_trusted: set[str] = set()
+_lock = threading.Lock()
+
+
+class ArtifactError(ValueError):
+    """The bytes are not an artifact this engine can load."""
+
+
+def _trust(digest: str) -> None:
+    with _lock:
+        _trusted.add(digest)
+
+
+def is_trusted(digest: str) -> bool:
+    with _lock:
+        return digest in _trusted
+
+
+def pack(kind: str, algorithm: str, payload: bytes, extra: dict | None = None, files: dict[str, bytes] | None = None) -> bytes:
+    """A deterministic tar.gz with a manifest; the payload's digest becomes trusted."""
+    digest = hashlib.sha256(payload).hexdigest()
+    manifest = {"format": FORMAT, "kind": kind, "algorithm": algorithm, "sha256": digest, **(extra or {})}
+    members = {"manifest.json": json.dumps(manifest, sort_keys=True, indent=1).encode(), "model.bin": payload}
+    for name, data in sorted((files or {}).items()):
+        members[name] = data
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+        gz.write(raw.getvalue())
+    _trust(digest)
+    return out.getvalue()
+
+
+def unpack(data: bytes, where: str = "the artifact") -> tuple[dict, bytes, dict[str, bytes]]:
+    """Manifest, verified payload and other files of an archive ``pack`` wrote.
+
+    Raises ArtifactError naming ``where`` for anything else; never deserialises.
+    """
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            raw = gz.read(512 * 1024 * 1024)
+        files: dict[str, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+            for m in tar.getmembers():
+                if not m.isfile() or m.name.startswith("/") or ".." in m.name.split("/"):
+                    raise ArtifactError(f"{where} contains an unsafe entry {m.name!r}")
+                f = tar.extractfile(m)
+                files[m.name] = f.read() if f else b""
+    except (OSError, EOFError, tarfile.TarError) as e:
+        raise ArtifactError(f"{where} is not a gzipped tar archive ({e})") from None
+    if "manifest.json" not in files or "model.bin" not in files:
+        raise ArtifactError(f"{where} was not written by SageTutor: it has no manifest.json and model.bin")
+    try:
+        manifest = json.loads(files.pop("manifest.json"))
+    except ValueError:
+        raise ArtifactError(f"{where} has a manifest.json that is not JSON") from None
+    payload = files.pop("model.bin")
+    if manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{where} has an unknown format {manifest.get('format')!r} (expected {FORMAT})")
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != manifest.get("sha256"):
+        raise ArtifactError(f"{where} was modified: its model.bin does not match the digest in its manifest")
+    if not is_trusted(digest):
+        raise ArtifactError(
+            f"{where} was not produced by this SageTutor engine; for safety only artifacts the engine "
+            "wrote itself are loaded")
+    return manifest, payload, files

@@ -1,0 +1,1 @@
+"""The protocol layer: botocore clients whose requests are answered in-process."""

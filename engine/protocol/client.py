@@ -1,0 +1,134 @@
+"""boto3-shaped clients that are real botocore clients answered in-process.
+
+A client is made by botocore from its own service model, so parameter
+validation, exceptions, paginators and method names are botocore's. Two event
+hooks replace the network: ``before-parameter-build`` keeps the caller's
+parameters, and ``before-call`` (emitted after botocore has validated and
+serialised them) hands them to the engine's backend and returns the parsed
+response, so botocore never opens a connection. Backends see plain dictionaries
+and know nothing of HTTP, so the same backends can later serve the wire.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import botocore.session
+from botocore import xform_name
+from botocore.config import Config
+
+from engine.errors import ServiceError
+from engine.protocol import constraints, waiters
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+_session_lock = threading.Lock()
+_session: botocore.session.Session | None = None
+
+
+def shared_session() -> botocore.session.Session:
+    """One botocore session for the process, so service models load once."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            s = botocore.session.Session()
+            # Never look for real credentials or config files.
+            s.set_config_variable("region", REGION)
+            _session = s
+        return _session
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a backend may know of a request besides its parameters."""
+
+    service: str
+    operation: str
+    principal: str  # ARN of the calling identity
+
+
+class Backend(Protocol):
+    """A simulated service: one snake_case method per operation it supports."""
+
+
+class _FakeHttp:
+    def __init__(self, status: int, headers: dict[str, str] | None = None):
+        self.status_code = status
+        self.headers = headers or {}
+        self.content = b""
+        self.raw = None
+
+
+class RequestIds:
+    """Deterministic request ids (AWS shows UUIDs; ours come from a counter)."""
+
+    def __init__(self, seed: int):
+        self._seed = seed
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            self._n += 1
+            n = self._n
+        h = f"{(self._seed * 2654435761 + n * 40503) & 0xFFFFFFFF:08x}{n:024x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def _metadata(request_id: str, status: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    hdrs = {"x-amzn-requestid": request_id}
+    if headers:
+        hdrs.update(headers)
+    return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": hdrs, "RetryAttempts": 0}
+
+
+def make_client(service: str, backend: Any, *, principal: str, request_ids: RequestIds,
+                sleep, lock: threading.RLock, access_key: str = "SAGETUTORLOCALKEY") -> Any:
+    """A botocore client for ``service`` whose calls go to ``backend``.
+
+    ``lock`` serialises calls into the engine, so clients used from several
+    threads never see a half-made change.
+    """
+    session = shared_session()
+    client = session.create_client(
+        service,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key="sagetutor-local-secret",
+        endpoint_url=None,
+        config=Config(retries={"max_attempts": 0, "mode": "standard"}),
+    )
+    service_id = client.meta.service_model.service_id.hyphenize()
+
+    def keep_params(params, context, **_):
+        context["sagetutor_params"] = params
+
+    def answer(model, params, context, **_):
+        api_params = context.get("sagetutor_params", {})
+        rid = request_ids.next()
+        try:
+            constraints.check(model.input_shape, api_params)
+            method = getattr(backend, xform_name(model.name), None)
+            if method is None:
+                raise ServiceError(
+                    "UnknownOperationException",
+                    f"SageTutor does not simulate {service}.{model.name} yet.", 501)
+            call = Call(service=service, operation=model.name, principal=principal)
+            with lock:
+                result = method(api_params, call) or {}
+        except ServiceError as e:
+            error = {"Code": e.code, "Message": e.message, **e.extra}
+            body = {"Error": error, "ResponseMetadata": _metadata(rid, e.status, e.headers)}
+            body.update(e.extra)
+            return _FakeHttp(e.status, e.headers), body
+        status = result.pop("_status", 200) if isinstance(result, dict) else 200
+        result["ResponseMetadata"] = _metadata(rid, status)
+        return _FakeHttp(status), result
+
+    client.meta.events.register(f"before-parameter-build.{service_id}", keep_params)
+    client.meta.events.register(f"before-call.{service_id}", answer)
+    waiters.install(client, sleep)
+    return client

@@ -1,0 +1,1 @@
+"""IAM: roles, policies and AWS's policy evaluation logic."""

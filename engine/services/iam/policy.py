@@ -1,0 +1,170 @@
+"""AWS's policy evaluation: explicit deny wins, then any allow, else the default deny.
+
+Statements match on Action/NotAction (case-insensitive, with ``*`` and ``?``
+wildcards), Resource/NotResource (ARN wildcards) and Condition blocks with the
+common operators. Identity policies and resource policies (bucket policies) are
+evaluated together for a principal of the same account, as AWS does: an allow in
+either suffices, an explicit deny in either decides.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    explicit_deny: bool
+    reason: str  # why, in AWS's words ("no identity-based policy allows", "an explicit deny in ...")
+    statement_sid: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@lru_cache(maxsize=8192)
+def _glob(pattern: str, case: bool) -> re.Pattern:
+    rx = fnmatch.translate(pattern)
+    return re.compile(rx, 0 if case else re.IGNORECASE)
+
+
+def _as_list(v: Any) -> list:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def _matches_any(patterns: Iterable[str], value: str, case: bool) -> bool:
+    return any(p == "*" or _glob(p, case).match(value) for p in patterns)
+
+
+def _principal_matches(spec: Any, principal: str) -> bool:
+    """For resource policies: does the statement's Principal name this caller?"""
+    if spec == "*" or spec is None:
+        return True
+    if isinstance(spec, dict):
+        for kind, values in spec.items():
+            for v in _as_list(values):
+                if v == "*" or v == principal:
+                    return True
+                if kind == "AWS" and re.fullmatch(r"\d{12}", str(v)) and f":{v}:" in principal:
+                    return True
+                if kind == "AWS" and str(v).endswith(":root") and str(v).split(":")[4] in principal:
+                    return True
+    return False
+
+
+_CONDITION_OPS = {
+    "StringEquals": lambda a, b: a == b,
+    "StringNotEquals": lambda a, b: a != b,
+    "StringEqualsIgnoreCase": lambda a, b: a.lower() == b.lower(),
+    "StringLike": lambda a, b: bool(_glob(b, True).match(a)),
+    "StringNotLike": lambda a, b: not _glob(b, True).match(a),
+    "ArnEquals": lambda a, b: a == b,
+    "ArnLike": lambda a, b: bool(_glob(b, True).match(a)),
+    "ArnNotLike": lambda a, b: not _glob(b, True).match(a),
+    "Bool": lambda a, b: str(a).lower() == str(b).lower(),
+    "NumericEquals": lambda a, b: float(a) == float(b),
+    "NumericLessThan": lambda a, b: float(a) < float(b),
+    "NumericLessThanEquals": lambda a, b: float(a) <= float(b),
+    "NumericGreaterThan": lambda a, b: float(a) > float(b),
+    "NumericGreaterThanEquals": lambda a, b: float(a) >= float(b),
+}
+_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotLike"}
+
+
+def _conditions_hold(block: dict[str, Any] | None, context: dict[str, Any]) -> bool:
+    """Every operator, every key, and (for each key) any of the values must hold."""
+    if not block:
+        return True
+    for op_name, keys in block.items():
+        if_exists = op_name.endswith("IfExists")
+        base = op_name[: -len("IfExists")] if if_exists else op_name
+        if base == "Null":
+            for key, want in keys.items():
+                absent = context.get(key) is None
+                if absent != (str(want).lower() == "true"):
+                    return False
+            continue
+        op = _CONDITION_OPS.get(base)
+        if op is None:
+            return False  # an operator we do not model never matches (fails closed)
+        for key, wanted in keys.items():
+            actual = context.get(key)
+            if actual is None:
+                if if_exists or base in _NEGATED:
+                    continue
+                return False
+            actual_values = [str(x) for x in _as_list(actual)]
+            wanted_values = [str(x) for x in _as_list(wanted)]
+            if base in _NEGATED:
+                ok = all(op(a, w) for a in actual_values for w in wanted_values)
+            else:
+                ok = any(op(a, w) for a in actual_values for w in wanted_values)
+            if not ok:
+                return False
+    return True
+
+
+def _statement_applies(st: dict[str, Any], action: str, resource: str, context: dict[str, Any],
+                       principal: str | None) -> bool:
+    if principal is not None and ("Principal" in st or "NotPrincipal" in st):
+        if "Principal" in st and not _principal_matches(st["Principal"], principal):
+            return False
+        if "NotPrincipal" in st and _principal_matches(st["NotPrincipal"], principal):
+            return False
+    if "Action" in st and not _matches_any(_as_list(st["Action"]), action, case=False):
+        return False
+    if "NotAction" in st and _matches_any(_as_list(st["NotAction"]), action, case=False):
+        return False
+    if "Resource" in st and not _matches_any(_as_list(st["Resource"]), resource, case=True):
+        return False
+    if "NotResource" in st and _matches_any(_as_list(st["NotResource"]), resource, case=True):
+        return False
+    return _conditions_hold(st.get("Condition"), context)
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(document.get("Statement"))
+
+
+def evaluate(action: str, resource: str, *, identity_policies: Iterable[dict[str, Any]] = (),
+             resource_policies: Iterable[dict[str, Any]] = (), principal: str | None = None,
+             context: dict[str, Any] | None = None) -> Decision:
+    """Decide ``action`` on ``resource`` for a principal of the resource's own account."""
+    context = context or {}
+    allow_sid: str | None = None
+    allowed = False
+    for kind, docs, who in (("identity-based", identity_policies, None), ("resource-based", resource_policies, principal)):
+        for doc in docs:
+            for st in statements(doc):
+                if not _statement_applies(st, action, resource, context, who if kind == "resource-based" else None):
+                    continue
+                if st.get("Effect") == "Deny":
+                    return Decision(False, True, f"an explicit deny in a {kind} policy", st.get("Sid"))
+                if st.get("Effect") == "Allow" and not allowed:
+                    allowed, allow_sid = True, st.get("Sid")
+    if allowed:
+        return Decision(True, False, "allowed", allow_sid)
+    return Decision(False, False, "no identity-based policy allows")
+
+
+def trusts(trust_policy: dict[str, Any], service_principal: str) -> bool:
+    """Does a role's trust policy let ``service_principal`` (e.g. sagemaker.amazonaws.com) assume it?"""
+    for st in statements(trust_policy):
+        if st.get("Effect") != "Allow":
+            continue
+        if not _matches_any(_as_list(st.get("Action")), "sts:AssumeRole", case=False):
+            continue
+        spec = st.get("Principal")
+        if spec == "*":
+            return True
+        if isinstance(spec, dict) and service_principal in _as_list(spec.get("Service")):
+            return True
+    return False

@@ -1,0 +1,30 @@
+"""SageMaker: the control-plane backend, assembled from one part per resource family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SageMaker:
+    """Answers ``sagemaker`` operations by asking each part (training, hosting, ...) in turn."""
+
+    def __init__(self, world):
+        from engine.services.sagemaker.hosting import Hosting
+        from engine.services.sagemaker.training import Training
+
+        self.world = world
+        self.training = Training(world)
+        self.hosting = Hosting(world)
+        self.parts: list[Any] = [self.training, self.hosting]
+
+    def add_part(self, part: Any) -> None:
+        self.parts.append(part)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for part in self.__dict__.get("parts", []):
+            method = getattr(part, name, None)
+            if method is not None and callable(method) and not name.startswith("_"):
+                return method
+        raise AttributeError(name)

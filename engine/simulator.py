@@ -1,0 +1,140 @@
+"""``Engine``: one fresh, in-memory, deterministic AWS account with SageMaker in it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from engine.bill import Bill, Ledger
+from engine.clock import Clock
+from engine.protocol.client import ACCOUNT, REGION, RequestIds, make_client
+from engine.spot import Faults, SpotMarket
+from engine.world import Event, World
+
+#: boto3 service names the engine answers, mapped to the backend key in World.services.
+SERVICES = {
+    "sagemaker": "sagemaker",
+    "sagemaker-runtime": "sagemaker-runtime",
+    "s3": "s3",
+    "iam": "iam",
+    "sts": "sts",
+    "logs": "logs",
+    "cloudwatch": "cloudwatch",
+    "ecr": "ecr",
+}
+
+
+class Engine:
+    """A simulated AWS account: account 123456789012 in us-east-1.
+
+    ``Engine(seed=7)`` fixes everything: the Spot market, provisioning times,
+    request ids and the datasets; the clock starts at ``engine.clock.EPOCH``.
+    Clients are real botocore clients (``eng.client("sagemaker")``) answered in
+    process, so code written against them runs unchanged against boto3.
+    """
+
+    def __init__(self, seed: int = 0):
+        from engine import datasets
+        from engine.services.cloudwatch import CloudWatch
+        from engine.services.ecr import ECR
+        from engine.services.iam.service import IAM
+        from engine.services.logs import Logs
+        from engine.services.s3 import S3
+        from engine.services.sagemaker import SageMaker
+        from engine.services.sagemaker.runtime import Runtime
+        from engine.services.sts import STS
+
+        self.seed = int(seed)
+        clock = Clock()
+        self._world = World(seed=self.seed, account=ACCOUNT, region=REGION, clock=clock, ledger=Ledger(clock),
+                            spot=SpotMarket(self.seed), faults=Faults())
+        w = self._world
+        iam = IAM(ACCOUNT, clock)
+        w.services.update(iam=iam, s3=S3(ACCOUNT, clock, iam), logs=Logs(ACCOUNT, clock),
+                          cloudwatch=CloudWatch(ACCOUNT, clock), sts=STS(w), ecr=ECR(w))
+        w.services["sagemaker"] = SageMaker(w)
+        w.services["sagemaker-runtime"] = Runtime(w)
+        w.services["s3"].load_shared(datasets.BUCKET, datasets.objects(self.seed), _content_type)
+        self._lock = threading.RLock()
+        self._request_ids = RequestIds(self.seed)
+        self._clients: dict[tuple[str, str], object] = {}
+
+    # -- clients ---------------------------------------------------------------
+    def client(self, service_name: str, as_role: str | None = None):
+        """A boto3-shaped client for ``service_name`` (cached per service and caller)."""
+        if service_name not in SERVICES:
+            raise ValueError(f"the engine does not simulate {service_name!r}; it has: {', '.join(sorted(SERVICES))}")
+        principal = as_role or self._world.services["iam"].admin_arn
+        key = (service_name, principal)
+        if key not in self._clients:
+            backend = self._world.services[SERVICES[service_name]]
+            self._clients[key] = make_client(service_name, backend, principal=principal,
+                                             request_ids=self._request_ids, sleep=self.advance, lock=self._lock)
+        return self._clients[key]
+
+    def image_uri(self, algorithm: str) -> str:
+        """The built-in algorithm's ECR image URI in us-east-1 (e.g. ``image_uri("xgboost")``)."""
+        from engine.services.sagemaker.images import image_uri
+
+        return image_uri(algorithm)
+
+    # -- the clock ----------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """The virtual time, a timezone-aware UTC datetime."""
+        return self._world.clock.now
+
+    @property
+    def seconds(self) -> float:
+        """Virtual seconds since the clock's start."""
+        return self._world.clock.seconds
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass."""
+        with self._lock:
+            self._world.clock.advance(seconds)
+
+    def run_until_idle(self) -> None:
+        """Run until no job or transition is in progress (standing resources do not count)."""
+        with self._lock:
+            self._world.clock.run_until_idle()
+
+    # -- scenario controls -----------------------------------------------------------
+    @property
+    def faults(self) -> Faults:
+        """Inject Spot interruptions and capacity shortages: ``eng.faults.interrupt_spot(...)``."""
+        return self._world.faults
+
+    def set_nominal_size(self, s3_uri_prefix: str, rows: int) -> None:
+        """Declare that data under ``s3_uri_prefix`` stands for ``rows`` records.
+
+        Training on it then takes the simulated time and cost of that many rows
+        while the real computation runs on the small data (docs/time-and-cost.md).
+        """
+        if rows < 1:
+            raise ValueError(f"rows must be at least 1, got {rows}")
+        if not s3_uri_prefix.startswith("s3://"):
+            raise ValueError(f"expected an s3:// URI prefix, got {s3_uri_prefix!r}")
+        self._world.nominal_rows[s3_uri_prefix] = int(rows)
+
+    # -- what happened -------------------------------------------------------------------
+    def bill(self) -> Bill:
+        """The itemized bill so far (running resources charged up to now)."""
+        return self._world.ledger.bill()
+
+    def timeline(self) -> list[Event]:
+        """Every status change, Spot event, fault and charge, in virtual-time order."""
+        return sorted(self._world.timeline, key=lambda e: e.seconds)
+
+    def logs_for(self, group: str, stream_prefix: str = "") -> list[str]:
+        return self._world.services["logs"].lines(group, stream_prefix)
+
+
+def _content_type(key: str) -> str:
+    if key.endswith(".csv"):
+        return "text/csv"
+    if key.endswith(".png"):
+        return "image/png"
+    if key.endswith((".json", ".manifest", ".jsonl")):
+        return "application/json"
+    return "text/plain"

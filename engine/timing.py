@@ -1,0 +1,92 @@
+"""The time model: how long each phase of a job takes in simulated seconds.
+
+Every figure is derived from the work really done, the nominal size a scenario
+declares and the instance table, never from wall-clock time (docs/time-and-cost.md):
+
+* **Starting** (provisioning): 60-120 s for CPU instances, 90-180 s for GPU ones,
+  drawn from the seed per job and attempt.
+* **Downloading** (File mode): nominal bytes / (per-instance bandwidth x 0.5),
+  where bandwidth comes from the instance's network figure; Pipe and FastFile
+  stream instead, so they pay a flat 5 s here and 10% more time in Training.
+  Each attempt also downloads the training image: 20 s CPU images, 45 s GPU.
+* **Training**: work per unit (counted by the algorithm on the real data) x
+  (nominal rows / real rows), divided by the cluster's throughput. A vCPU does
+  ``CPU_OPS`` operations per second times its relative speed; a GPU does
+  ``GPU_OPS`` times its relative speed, but only for deep-learning built-ins
+  (``gpu_accelerated``) — XGBoost or Linear Learner on a GPU instance run on its
+  vCPUs. Deep-learning built-ins on CPUs run at ``DL_ON_CPU`` of CPU speed. The
+  data-parallel speed-up of n instances is n x efficiency(n), efficiency(n) =
+  1 / (1 + 0.1 (n - 1)), and only when the data is sharded (ShardedByS3Key);
+  FullyReplicated gives every instance the whole data set to chew through.
+* **Uploading**: 5 s plus model bytes at the instance bandwidth.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.pricing import InstanceSpec
+
+CPU_OPS = 2.0e8  # effective operations per second per vCPU (ml.m5 = 1.0)
+GPU_OPS = 2.0e10  # per V100-equivalent GPU, for deep-learning built-ins
+DL_ON_CPU = 0.25  # deep-learning built-ins on CPUs run at a quarter of their CPU-ops rate
+MIN_UNIT_SECONDS = 0.05  # no unit of training is shorter than this
+STREAMING_OVERHEAD = 1.10  # Pipe / FastFile: data streams during training
+
+
+def efficiency(n: int) -> float:
+    """Parallel efficiency of n data-parallel instances (communication overhead)."""
+    return 1.0 / (1.0 + 0.1 * (n - 1))
+
+
+def is_gpu(spec: InstanceSpec) -> bool:
+    return spec.gpus > 0 and spec.gpu_speed > 0
+
+
+def throughput(spec: InstanceSpec, gpu_accelerated: bool) -> float:
+    """Operations per second one instance gives an algorithm."""
+    cpu = spec.vcpus * spec.cpu_speed * CPU_OPS
+    if gpu_accelerated:
+        if is_gpu(spec):
+            return spec.gpus * spec.gpu_speed * GPU_OPS
+        return cpu * DL_ON_CPU
+    return cpu
+
+
+def unit_seconds(work_per_unit: float, scale: float, spec: InstanceSpec, count: int, sharded: bool,
+                 gpu_accelerated: bool, streaming: bool) -> float:
+    """Simulated seconds one unit (round/epoch) takes on the whole cluster."""
+    ops = work_per_unit * scale
+    rate = throughput(spec, gpu_accelerated)
+    if count > 1 and sharded:
+        rate *= count * efficiency(count)
+    secs = ops / rate
+    if streaming:
+        secs *= STREAMING_OVERHEAD
+    return max(MIN_UNIT_SECONDS, secs)
+
+
+def bandwidth_bytes(spec: InstanceSpec) -> float:
+    """Effective S3 transfer rate of one instance (half its nominal network bandwidth)."""
+    return max(spec.network_gbps, 1.0) * 1e9 / 8 * 0.5
+
+
+def download_seconds(nominal_bytes: float, spec: InstanceSpec, count: int, sharded: bool, streaming: bool) -> float:
+    if streaming:
+        return 5.0
+    per_instance = nominal_bytes / count if (sharded and count > 1) else nominal_bytes
+    return max(2.0, math.ceil(per_instance / bandwidth_bytes(spec)))
+
+
+def image_seconds(spec: InstanceSpec) -> float:
+    return 45.0 if is_gpu(spec) else 20.0
+
+
+def upload_seconds(model_bytes: int, spec: InstanceSpec) -> float:
+    return 5.0 + math.ceil(model_bytes / bandwidth_bytes(spec))
+
+
+def provision_seconds(spec: InstanceSpec, u: float) -> float:
+    """Launch time for a draw ``u`` in [0, 1)."""
+    lo, hi = (90, 180) if is_gpu(spec) else (60, 120)
+    return float(round(lo + (hi - lo) * u))
