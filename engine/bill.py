@@ -96,13 +96,14 @@ class Bill:
 
     def format(self) -> str:
         """A plain-text table, as the demo and the CLI print it."""
-        rows = [f"{'resource':44} {'usage':28} {'quantity':>14} {'unit price':>14} {'amount USD':>12}"]
+        rows = [f"{'resource':34} {'usage':27} {'pricing':10} {'quantity':>22} {'USD/unit':>15} {'amount USD':>11}"]
         for li in self.lines:
             name = li.resource_arn.split(":", 5)[-1]
-            label = li.usage_type + (f" ({li.pricing_model})" if li.pricing_model not in ("on-demand", "") else "")
             what = f"{li.quantity} {li.unit}"
-            rows.append(f"{name[:44]:44} {label[:28]:28} {what:>14} {li.unit_price.normalize():>14} {li.amount:>12}")
-        rows.append(f"{'total':44} {'':28} {'':>14} {'':>14} {self.total.quantize(CENT, rounding=ROUND_HALF_UP):>12}")
+            rows.append(f"{name[:34]:34} {li.usage_type[:27]:27} {li.pricing_model[:10]:10} {what:>22} "
+                        f"{li.unit_price.normalize():>15} {li.amount:>11}")
+        total = self.total.quantize(CENT, rounding=ROUND_HALF_UP)
+        rows.append(f"{'total':34} {'':27} {'':10} {'':>22} {'':>15} {total:>11}")
         return "\n".join(rows)
 
 

@@ -15,9 +15,11 @@ declares and the instance table, never from wall-clock time (docs/time-and-cost.
   ``GPU_OPS`` times its relative speed, but only for deep-learning built-ins
   (``gpu_accelerated``) — XGBoost or Linear Learner on a GPU instance run on its
   vCPUs. Deep-learning built-ins on CPUs run at ``DL_ON_CPU`` of CPU speed. The
-  data-parallel speed-up of n instances is n x efficiency(n), efficiency(n) =
-  1 / (1 + 0.1 (n - 1)), and only when the data is sharded (ShardedByS3Key);
-  FullyReplicated gives every instance the whole data set to chew through.
+  cluster's rate is n x efficiency(n) instances, efficiency(n) = 1 / (1 + 0.1 (n - 1)).
+  The algorithm counts the work of every instance's share: ShardedByS3Key splits the
+  data, so n instances finish n x efficiency(n) times sooner; FullyReplicated gives
+  every instance the whole data set, so the work grows n-fold and nothing is gained
+  (the communication overhead even makes it slower).
 * **Uploading**: 5 s plus model bytes at the instance bandwidth.
 """
 
@@ -58,7 +60,9 @@ def unit_seconds(work_per_unit: float, scale: float, spec: InstanceSpec, count: 
     """Simulated seconds one unit (round/epoch) takes on the whole cluster."""
     ops = work_per_unit * scale
     rate = throughput(spec, gpu_accelerated)
-    if count > 1 and sharded:
+    if count > 1:
+        # ``work_per_unit`` counts every instance's share (a replica counts whole), so the
+        # cluster's rate is the sum of its instances, less the communication overhead.
         rate *= count * efficiency(count)
     secs = ops / rate
     if streaming:

@@ -72,6 +72,7 @@ from engine.algorithms.readers import (
     LIBSVM_DEFAULT_ERROR,
     check_content_type,
     instance_shards,
+    media_type,
     read_csv,
     read_libsvm,
     read_parquet,
@@ -573,10 +574,11 @@ class XGBoostModel(Model):
         return self._raw(x)
 
     def predict_body(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        x = inference.rows_from_body(
-            body, content_type, self.n_features,
+        libsvm = media_type(content_type)[0] == "text/libsvm"
+        x = inference.rows_from_body(  # predict_array checks the width as XGBoost does
+            body, content_type, self.n_features if libsvm else None,
             supported=("text/csv", "text/libsvm", "application/json", "application/jsonlines"),
-            default="text/csv", index_base=self.index_base, allow_missing=True, pad_missing=True)
+            default="text/csv", index_base=self.index_base, allow_missing=True)
         out_type, _ = inference.negotiate(accept, ("text/csv", "application/json", "application/jsonlines"),
                                           "text/csv")
         pred = self.predict_array(x)

@@ -13,7 +13,6 @@ on-demand rate (never discounted twice).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import simpy
@@ -718,12 +717,12 @@ class Training:
         job.billable = billable
         price = hourly_price("training", job.instance_type)
         count = job.instance_count
-        desc = (f"{billable} billable s x {count} instance(s)"
-                + (f" (Spot: {running:.0f} s run, {job.discount:.0%} saved)" if job.spot else ""))
+        if job.spot:
+            desc = (f"Spot: {running:.0f} s on instances billed as {billable} s ({job.discount:.0%} Spot discount)"
+                    f" x {count} instance(s) at the on-demand rate")
+        else:
+            desc = f"{billable} s x {count} instance(s) at the on-demand rate"
         self.world.ledger.add(line(job.arn, "sagemaker", "training-instance-seconds", billable * count,
                                    "instance-second", per_second(price.usd), model, instance_type=job.instance_type,
                                    instance_count=count, start=job.start, end=job.end, description=desc))
-        saved = Decimal(0)
-        if job.spot:
-            saved = (Decimal(int(round(running)) - billable) * count * per_second(price.usd)).quantize(Decimal("0.01"))
-        self.world.event(job.arn, "billing", desc + (f"; saved about ${saved}" if job.spot else ""))
+        self.world.event(job.arn, "billing", desc)
