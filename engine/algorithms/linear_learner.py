@@ -1,8 +1,8 @@
 """Linear Learner (linear-learner:1) on scikit-learn's SGD estimators.
 
 One epoch is one ``partial_fit`` pass of ``SGDClassifier`` / ``SGDRegressor``
-over the training rows in a seeded per-epoch order, so training really continues
-from the current coefficients and a checkpoint resumes exactly.
+over the training rows (shuffled by SGD with a per-epoch seed), so training
+really continues from the current coefficients and a checkpoint resumes exactly.
 
 =================================  ==============================================
 Linear Learner                     scikit-learn
@@ -68,7 +68,7 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, missing_error
 from engine.algorithms.readers import check_content_type, instance_shards, media_type, read_csv
-from engine.algorithms.serialization import PickledState, dumps, loads
+from engine.algorithms.serialization import PickledState, dumps, epoch_seed, loads
 from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "linear-learner"
@@ -269,7 +269,7 @@ class LinearLearnerTrainer(PickledState, Trainer):
             penalty = None
         common: dict[str, Any] = dict(penalty=penalty, alpha=alpha if alpha > 0 else 0.0001,
                                       l1_ratio=(l1 / alpha) if alpha > 0 else 0.15,
-                                      fit_intercept=hp["use_bias"], shuffle=False,
+                                      fit_intercept=hp["use_bias"], shuffle=True,
                                       random_state=(self.seed * 7919 + rank) % (2**32), tol=None)
         if hp["learning_rate"] == "auto":
             eta0 = 0.01 if self.pt == "regressor" else 0.1
@@ -304,11 +304,11 @@ class LinearLearnerTrainer(PickledState, Trainer):
         while self.done_units < units:
             epoch = self.done_units + 1
             for rank, (est, (x, y)) in enumerate(zip(self.estimators, self.shards)):
-                order = np.random.default_rng([self.seed, epoch, rank]).permutation(len(y))
+                est.random_state = epoch_seed(self.seed, epoch, rank)  # SGD shuffles the rows in place
                 if self.classes is not None:
-                    est.partial_fit(x[order], y[order], classes=self.classes)
+                    est.partial_fit(x, y, classes=self.classes)
                 else:
-                    est.partial_fit(x[order], y[order])
+                    est.partial_fit(x, y)
             if len(self.estimators) > 1:
                 self._average()
             self.done_units = epoch
@@ -371,19 +371,25 @@ class LinearLearnerTrainer(PickledState, Trainer):
 
 
 # ------------------------------------------------------------- predictions
+def _decision(est: Any, x: np.ndarray) -> np.ndarray:
+    """The linear model's raw output from its public coefficients (no per-call input validation)."""
+    d = x @ np.asarray(est.coef_).T + est.intercept_
+    return d.ravel() if d.ndim == 2 and d.shape[1] == 1 else d
+
+
 def _predict_scores(est: Any, pt: str, loss: str, x: np.ndarray, y_shift: float, y_scale: float
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, labels): probability/margin and label for classifiers, value for the regressor."""
     if pt == "regressor":
-        v = est.predict(x) * y_scale + y_shift
+        v = _decision(est, x) * y_scale + y_shift
         return v, v
     if pt == "binary_classifier":
-        d = est.decision_function(x)
+        d = _decision(est, x)
         if loss == "hinge_loss":
             return d, (d > 0).astype(np.float64)
         p = metrics.sigmoid(d)
         return p, (p > 0.5).astype(np.float64)
-    d = est.decision_function(x)
+    d = _decision(est, x)
     if loss == "hinge_loss":
         return d, est.classes_[np.argmax(d, axis=1)]
     p = metrics.sigmoid(d)  # one-vs-rest, normalised as scikit-learn does

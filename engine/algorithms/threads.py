@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 
-SMALL_DATA_CELLS = 1_000_000
+SMALL_DATA_CELLS = 100_000
 
 _controller: ThreadpoolController | None = None
 _lock = threading.Lock()

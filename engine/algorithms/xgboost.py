@@ -27,12 +27,17 @@ outputs 0/1 as XGBoost's hinge does; ``reg:logistic``/``binary:logistic`` with
 fractional labels train on each row twice (label 1 with weight y, label 0 with
 weight 1 - y), which is exactly the cross-entropy with soft labels.
 
-Metrics: ``train:<m>`` and ``validation:<m>`` every round, for each
-``eval_metric`` (default: rmse for regression, logloss for logistic, error for
-hinge, mlogloss for multiclass, poisson-nloglik for Poisson) plus auc and error
-for binary objectives and merror/mlogloss for multiclass. They come from
-incrementally updated raw predictions (each new tree is applied once), so a
-whole run costs one extra prediction pass. ``early_stopping_rounds`` stops when
+Metrics, for each ``eval_metric`` (default: rmse for regression, logloss for
+logistic, error for hinge, mlogloss for multiclass, poisson-nloglik for Poisson)
+plus auc and error for binary:logistic and merror/mlogloss for multiclass:
+
+* ``validation:<m>`` every round, from validation scores updated one tree at a
+  time (a whole run costs one prediction pass over the validation data);
+* ``train:<m>`` every round for the objective's own loss (logloss, mlogloss,
+  rmse/mse, poisson-nloglik), which scikit-learn computes each round anyway;
+  every train metric (auc, error, ...) on the last round of each ``fit_until``
+  call, from one prediction pass. (Without a validation channel and with
+  early stopping, all train metrics are computed every round.) ``early_stopping_rounds`` stops when
 the last eval metric on the validation set (train set without one) has not
 improved for that many rounds, as ``xgboost.train`` does; the trainer then sets
 ``stopped_early`` and lowers ``total_units`` to the rounds done.
@@ -51,9 +56,12 @@ per line; probabilities comma-separated for multi:softprob), application/json
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from scipy.special import gammaln
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from engine.algorithms import inference, metrics
@@ -78,7 +86,13 @@ from engine.algorithms.readers import (
     read_parquet,
 )
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
+from engine.algorithms.threads import SMALL_DATA_CELLS, model_method, trainer_method
+
+try:  # scikit-learn's own thread count (private helper; any positive number works)
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # pragma: no cover
+    def _openmp_effective_n_threads() -> int:
+        return os.cpu_count() or 1
 
 NAME = "xgboost"
 OBJECTIVES = ("reg:squarederror", "reg:linear", "reg:logistic", "binary:logistic", "binary:hinge",
@@ -295,33 +309,39 @@ def _evaluate(names: list[str], kind: str, hinge: bool, y: np.ndarray, raw: np.n
 
 
 class _RawTracker:
-    """Raw scores of one data set after each boosting round, updated one tree at a time."""
+    """Raw scores of one data set after each boosting round, updated one tree at a time.
+
+    Uses the binned data and scikit-learn's per-iteration predictor (private API, with a
+    fallback to the public staged API), so a whole run costs one prediction pass.
+    """
 
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
         self.rounds = 0
         self.raw: np.ndarray | None = None
-        self._xp: np.ndarray | None = None
+        self._xb: np.ndarray | None = None
 
     def reset(self) -> None:
-        self.rounds, self.raw, self._xp = 0, None, None
+        self.rounds, self.raw, self._xb = 0, None, None
 
-    def advance(self, est: Any, to: int):
+    def advance(self, est: Any, to: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (round, raw) for rounds self.rounds+1 .. to (the same array, updated in place)."""
-        if self.raw is None:
-            self.raw = np.zeros((self.x.shape[0], est.n_trees_per_iteration_), order="F") + est._baseline_prediction
-            self.rounds = 0
         try:
-            if self._xp is None:
-                self._xp = est._preprocess_X(self.x, reset=False)
-            for r in range(self.rounds, to):  # one thread: a single small tree is cheaper than a thread team
-                est._predict_iterations(self._xp, est._predictors[r:r + 1], self.raw, False, 1)
+            if self.raw is None:
+                self.raw = np.zeros((self.x.shape[0], est.n_trees_per_iteration_), order="F")
+                self.raw += est._baseline_prediction
+                self.rounds = 0
+            if self._xb is None:
+                self._xb = est._bin_mapper.transform(np.asarray(self.x, dtype=np.float64))
+            threads = 1 if self.x.size < SMALL_DATA_CELLS else _openmp_effective_n_threads()
+            for r in range(self.rounds, to):
+                est._predict_iterations(self._xb, est._predictors[r:r + 1], self.raw, True, threads)
                 self.rounds = r + 1
                 yield self.rounds, self.raw
         except (AttributeError, TypeError):  # private API changed: fall back to the public staged API
             yield from self._advance_public(est, to)
 
-    def _advance_public(self, est: Any, to: int):
+    def _advance_public(self, est: Any, to: int) -> Iterator[tuple[int, np.ndarray]]:
         start = self.rounds
         staged = (est.staged_decision_function(self.x) if hasattr(est, "staged_decision_function")
                   else est.staged_predict(self.x))
@@ -330,14 +350,25 @@ class _RawTracker:
                 continue
             if r > to:
                 break
-            v = np.asarray(values, dtype=np.float64)
-            if v.ndim == 1:
-                v = v[:, None]
-            if getattr(est, "loss", "") == "poisson":
-                v = np.log(v)
-            self.raw = np.asfortranarray(v)
+            self.raw = _as_raw(est, values)
             self.rounds = r
             yield r, self.raw
+
+
+def _as_raw(est: Any, values: Any) -> np.ndarray:
+    """decision_function / predict output as raw scores of shape (n, trees per round)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    if getattr(est, "loss", "") == "poisson":
+        v = np.log(v)
+    return np.asfortranarray(v)
+
+
+def _full_raw(est: Any, x: np.ndarray) -> np.ndarray:
+    if hasattr(est, "decision_function"):
+        return _as_raw(est, est.decision_function(x))
+    return _as_raw(est, est.predict(x))
 
 
 # ------------------------------------------------------------------ trainer
@@ -389,6 +420,7 @@ class XGBoostTrainer(PickledState, Trainer):
         self.stop_metric = names[-1]
         self.metric_names = list(dict.fromkeys(list(names) + _extra_metrics(self.objective)))
         self._fit_x, self._fit_y, self._fit_w = self._training_rows()
+        self._lgamma_term = float(np.average(gammaln(self.y + 1.0), weights=self.w)) if self.kind == "poisson" else 0.0
         self._train_raw = _RawTracker(self.x)
         self._val_raw = _RawTracker(self.x_val) if self.x_val is not None else None
 
@@ -422,7 +454,12 @@ class XGBoostTrainer(PickledState, Trainer):
             l2_regularization=hp["lambda"],
             max_features=min(hp["colsample_bytree"] * hp["colsample_bylevel"] * hp["colsample_bynode"], 1.0),
             max_bins=min(255, hp["max_bin"]),
-            early_stopping=False,
+            # "early stopping" on the training loss that never stops: scikit-learn then records the
+            # training loss of every round (train_score_) from predictions it keeps anyway
+            early_stopping=True,
+            validation_fraction=None,
+            n_iter_no_change=10**9,
+            scoring="loss",
             warm_start=True,
             random_state=(self.seed * 1_000_003 + hp["seed"]) % (2**32),
         )
@@ -452,32 +489,58 @@ class XGBoostTrainer(PickledState, Trainer):
             records.extend(self._record_rounds(target))
         return records
 
+    def _train_loss_metrics(self, score: float) -> dict[str, float]:
+        """Train metrics that follow from the training loss scikit-learn computes every round anyway."""
+        loss = -float(score)
+        if self.kind == "binary" and self.objective != "binary:hinge":
+            derived = {"logloss": loss}
+        elif self.kind == "multi":
+            derived = {"mlogloss": loss}
+        elif self.kind == "regression":  # sklearn's loss is half the squared error
+            derived = {"mse": 2 * loss, "rmse": math.sqrt(max(2 * loss, 0.0))}
+        else:
+            derived = {"poisson-nloglik": loss + self._lgamma_term}
+        return {f"train:{k}": v for k, v in derived.items() if k in self.metric_names}
+
     def _record_rounds(self, target: int) -> list[UnitRecord]:
+        """One record per new round: train metrics derived from the training loss, all validation
+        metrics; the last record of the call also gets every train metric (one prediction pass).
+        Without a validation channel, early stopping watches train metrics round by round."""
         est = self.estimator
         classes = getattr(est, "classes_", np.zeros(0))
         hinge = self.objective == "binary:hinge"
         es = self.hp["early_stopping_rounds"]
-        train_iter = self._train_raw.advance(est, target)
+        scores = list(est.train_score_)
+        watch_train = es is not None and self._val_raw is None
+        train_iter = self._train_raw.advance(est, target) if watch_train else None
         val_iter = self._val_raw.advance(est, target) if self._val_raw is not None else None
         records = []
         start = self.done_units  # after a restore the trackers replay earlier rounds silently
-        for r, raw in train_iter:
-            if val_iter is not None:
+        for r in range(1, target + 1):
+            if train_iter is not None and r > self._train_raw.rounds:
+                _, raw = next(train_iter)
+            if val_iter is not None and r > self._val_raw.rounds:
                 _, vraw = next(val_iter)
             if r <= start:
                 continue
-            m = {f"train:{k}": v for k, v in
-                 _evaluate(self.metric_names, self.kind, hinge, self.y, raw, classes).items()}
+            if train_iter is not None:
+                m = {f"train:{k}": v for k, v in
+                     _evaluate(self.metric_names, self.kind, hinge, self.y, raw, classes).items()}
+            else:
+                m = self._train_loss_metrics(scores[r])
             if val_iter is not None:
                 m.update({f"validation:{k}": v for k, v in
                           _evaluate(self.metric_names, self.kind, hinge, self.y_val, vraw, classes).items()})
-            m = metrics.finite(m)
-            records.append(UnitRecord(unit=r, metrics=m))
+            records.append(UnitRecord(unit=r, metrics=metrics.finite(m)))
             self.done_units = r
-            self.last_metrics = m
             if es is not None and self._should_stop(m, r, es):
                 self._truncate(r)
                 break
+        if records:
+            last = records[-1].metrics
+            last.update(metrics.finite({f"train:{k}": v for k, v in _evaluate(
+                self.metric_names, self.kind, hinge, self.y, _full_raw(est, self.x), classes).items()}))
+            self.last_metrics = dict(last)
         return records
 
     def _should_stop(self, m: dict[str, float], r: int, es: int) -> bool:
@@ -495,6 +558,7 @@ class XGBoostTrainer(PickledState, Trainer):
         est = self.estimator
         if len(est._predictors) > r:
             del est._predictors[r:]
+            est.train_score_ = np.asarray(est.train_score_)[:r + 1]
         est.max_iter = r
         self.stopped_early = True
         self.total_units = r

@@ -37,6 +37,6 @@ def test_num_trees_range():
 def test_unlabelled_test_channel_is_refused():
     c = case("randomcutforest")
     train, test, _ = anomalies()
+    unlabelled = channel("test", csv_bytes(test), "text/csv;label_size=0")
     with pytest.raises(AlgorithmClientError, match="label_size=1"):
-        new_trainer("randomcutforest").__class__(RCF.parse_hyperparameters(c.hp), [c.channels["train"]],
-                                                 channel("test", csv_bytes(test), "text/csv;label_size=0"), 1)
+        RCF.trainer(RCF.parse_hyperparameters(c.hp), {**c.channels, "test": unlabelled}, None, 1, 1)

@@ -36,6 +36,11 @@ def test_sharded_data_parallel_training_is_faster_by_the_documented_efficiency(s
     image = 20.0  # the training image download is part of the Training status
     speedup = (train_seconds(one) - image) / (train_seconds(four) - image)
     assert speedup == pytest.approx(4 * timing.efficiency(4), rel=0.02)
+    streams = scaled.client("logs").describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                                         logStreamNamePrefix="four/")["logStreams"]
+    assert [s["logStreamName"].split("/")[1][:6] for s in streams] == ["algo-1", "algo-2", "algo-3", "algo-4"]
+    assert any("algo-3 of 4 (ml.m5.xlarge): starting training" in line and "1 train object(s) (ShardedByS3Key)"
+               in line for line in scaled.logs_for("/aws/sagemaker/TrainingJobs", "four/algo-3"))
     acc = {m["MetricName"]: m["Value"] for m in four["FinalMetricDataList"]}
     assert acc["validation:binary_classification_accuracy"] > 0.9  # averaged models still predict well
 

@@ -165,3 +165,17 @@ def test_list_and_stop(eng, sm, s3):
     assert [s["TrainingJobName"] for s in sm.list_training_jobs(StatusEquals="Stopped")["TrainingJobSummaries"]] == ["a"]
     with pytest.raises(ClientError, match="in status Stopped"):
         sm.stop_training_job(TrainingJobName="a")
+
+
+def test_xgboost_trains_on_parquet_and_on_a_manifest(eng, sm, s3):
+    chans = [channel("train", f"{DATA}/breast-cancer-parquet/train/", "application/x-parquet")]
+    sm.create_training_job(**training_request(eng, name="pq", channels=chans))
+    assert wait(sm, "pq")["TrainingJobStatus"] == "Completed"
+    manifest = [{"prefix": f"{DATA}/breast-cancer/train/"}, "part-00000.csv", "part-00001.csv"]
+    s3.put_object(Bucket="my-bucket", Key="two-parts.manifest", Body=json.dumps(manifest))
+    ch = {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+        "S3DataType": "ManifestFile", "S3Uri": "s3://my-bucket/two-parts.manifest"}}}
+    sm.create_training_job(**training_request(eng, name="mf", channels=[ch]))
+    assert wait(sm, "mf")["TrainingJobStatus"] == "Completed"
+    lines = eng.logs_for("/aws/sagemaker/TrainingJobs", "mf/")
+    assert any("#metrics round=50" in line and "train:auc" in line for line in lines)

@@ -12,6 +12,7 @@ on-demand rate (never discounted twice).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -451,8 +452,13 @@ class Training:
         # Training: hyperparameters and data are checked inside the job, as AWS does.
         trainer = run.trainer = self._new_trainer(job, runner, data)
         plural = "" if trainer.total_units == 1 else "s"
-        self._log(job, f"Starting training for {trainer.total_units} {trainer.unit_name}{plural} on "
-                       f"{count} x {job.instance_type}")
+        for host in range(1, count + 1):
+            share = ""
+            if data.shards is not None:
+                mode = "ShardedByS3Key" if data.sharded else "FullyReplicated"
+                share = f"; {len(data.shards[host - 1].objects)} train object(s) ({mode})"
+            self._log(job, f"algo-{host} of {count} ({job.instance_type}): starting training for "
+                           f"{trainer.total_units} {trainer.unit_name}{plural}{share}", instance=host)
         if job.request.get("CheckpointConfig") and runner.capabilities.checkpointing:
             resumed = self._restore_checkpoint(job, runner, trainer)
             if resumed:
@@ -535,15 +541,17 @@ class Training:
             src = ch["DataSource"]["S3DataSource"]
             uri = src["S3Uri"]
             bucket, prefix = parse_uri(uri)
-            keys = self._keys(job, principal, src["S3DataType"], bucket, prefix, uri)
             objects = []
-            for key in keys:
-                d = s3.authorize(principal, "s3:GetObject", bucket, key)
+            for obj_bucket, key in self._keys(job, principal, src["S3DataType"], bucket, prefix, uri):
+                d = s3.authorize(principal, "s3:GetObject", obj_bucket, key)
                 if not d.allowed:
                     raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
-                                  f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} "
+                                  f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{obj_bucket}/{key} "
                                   f"because {d.reason} the s3:GetObject action")
-                objects.append((key, s3.get(bucket, key).data))
+                try:
+                    objects.append((key, s3.get(obj_bucket, key).data))
+                except ServiceError:
+                    raise _Failed(f"ClientError: Data download failed: s3://{obj_bucket}/{key} does not exist") from None
             data = ChannelData(ch["ChannelName"], ch.get("ContentType"), objects)
             channels[ch["ChannelName"]] = data
             size = sum(len(b) for _, b in objects)
@@ -564,7 +572,8 @@ class Training:
                         shards = [data for _ in range(count)]
         return self._Data(channels, shards, sharded, total, total * scale, scale)
 
-    def _keys(self, job, principal, data_type: str, bucket: str, prefix: str, uri: str) -> list[str]:
+    def _keys(self, job, principal, data_type: str, bucket: str, prefix: str, uri: str) -> list[tuple[str, str]]:
+        """(bucket, key) of every object a channel names: under a prefix, or listed by a manifest file."""
         s3 = self._s3()
         role = job.request["RoleArn"]
         missing = (f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source. Please "
@@ -578,12 +587,10 @@ class Training:
                 raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
                               f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{bucket}/{prefix} "
                               f"because {d.reason} the s3:GetObject action")
-            import json
-
             try:
                 manifest = json.loads(s3.get(bucket, prefix).data)
                 base_bucket, base = parse_uri(manifest[0]["prefix"])
-                return [base + rel for rel in manifest[1:]] if base_bucket == bucket else []
+                return [(base_bucket, base + rel) for rel in manifest[1:]]
             except (ServiceError, ValueError, KeyError, IndexError, TypeError):
                 raise _Failed(f"ClientError: The manifest file {uri} is not a valid SageMaker manifest.") from None
         d = s3.authorize(principal, "s3:ListBucket", bucket)
@@ -591,7 +598,7 @@ class Training:
             raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
                           f"authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{bucket} because "
                           f"{d.reason} the s3:ListBucket action")
-        keys = [k for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
+        keys = [(bucket, k) for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
         if not keys:
             raise _Failed(missing)
         return keys
