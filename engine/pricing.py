@@ -172,15 +172,41 @@ def _kind_table(kind: str) -> Mapping[str, Price]:
         raise KeyError(f"unknown price kind {kind!r}; known kinds: {', '.join(KINDS)}") from None
 
 
+@lru_cache(maxsize=1024)
+def _derived_spec(instance_type: str) -> InstanceSpec | None:
+    """A type newer than the table (botocore adds types): derived by rule, see pricing_fallback."""
+    from engine.pricing_fallback import derive_spec
+
+    return derive_spec(instance_type, _tables()[0])
+
+
+@lru_cache(maxsize=4096)
+def _derived_price(kind: str, instance_type: str) -> Price | None:
+    from engine.pricing_fallback import AS_OF, derive_price
+
+    if instance_spec_or_none(instance_type) is None:
+        return None
+
+    def make(usd, source: str) -> Price:
+        return Price(usd=usd, unit=HOURLY_UNIT, source=source, as_of=AS_OF, estimate=True)
+
+    return derive_price(kind, instance_type, _tables()[0], _kind_table, make)
+
+
+def instance_spec_or_none(instance_type: str) -> InstanceSpec | None:
+    return _tables()[0].get(instance_type) or _derived_spec(instance_type)
+
+
 # ----------------------------------------------------------------------------- API
 
 
 def instance_spec(instance_type: str) -> InstanceSpec:
     """The hardware of ``instance_type``; KeyError naming it when the table does not know it."""
-    try:
-        return _tables()[0][instance_type]
-    except KeyError:
-        raise KeyError(f"unknown instance type {instance_type!r}: no spec in engine/data/instances.json") from None
+    specs = _tables()[0]
+    spec = specs.get(instance_type) or _derived_spec(instance_type)
+    if spec is None:
+        raise KeyError(f"unknown instance type {instance_type!r}: no spec in engine/data/instances.json")
+    return spec
 
 
 def hourly_price(kind: str, instance_type: str) -> Price:
@@ -190,10 +216,10 @@ def hourly_price(kind: str, instance_type: str) -> Price:
     how SageMaker behaves: not every type is offered for every kind of job.
     """
     table = _kind_table(kind)
-    try:
-        return table[instance_type]
-    except KeyError:
-        raise KeyError(f"instance type {instance_type!r} is not priced for {kind}") from None
+    price = table.get(instance_type) or _derived_price(kind, instance_type)
+    if price is None:
+        raise KeyError(f"instance type {instance_type!r} is not priced for {kind}")
+    return price
 
 
 def unit_price(key: str) -> Price:

@@ -42,8 +42,7 @@ def _all_prices() -> list[tuple[str, Price]]:
 def test_every_botocore_enum_value_has_a_spec_and_a_price(kind: str) -> None:
     values = _enum(kind)
     assert len(values) > 50  # the enum really was read
-    missing = [v for v in values if v not in instance_types(kind)]
-    assert not missing, f"{kind}: no price for {missing}"
+    # Types newer than the table (a later botocore) are derived by rule and marked as estimates.
     for v in values:
         assert isinstance(instance_spec(v), InstanceSpec)
         assert hourly_price(kind, v).usd > 0
@@ -53,7 +52,22 @@ def test_instance_types_is_sorted_and_only_priced_types() -> None:
     for kind in KINDS:
         types = instance_types(kind)
         assert types == tuple(sorted(types))
-        assert set(types) == set(_enum(kind)), "the table prices exactly the types botocore allows"
+        assert len(types) > 50
+
+
+def test_a_type_newer_than_the_table_is_derived_from_its_relative() -> None:
+    # ml.r9i does not exist (yet): it is derived from the newest r family of the same size.
+    spec = instance_spec("ml.r9i.2xlarge")
+    assert spec.estimate and spec.vcpus == 8 and spec.family == "r9i"
+    price = hourly_price("training", "ml.r9i.2xlarge")
+    assert price.estimate and price.source.startswith("estimate: derived at run time from ml.r")
+    assert price.usd == hourly_price("training", price.source.split(" from ")[1].split(" ")[0]).usd
+    flex = hourly_price("training", "ml.r9i-flex.2xlarge")
+    assert flex.usd < price.usd
+    # A kind the table lacks for a known type follows the table's own ratio.
+    assert hourly_price("hosting", "ml.r9i.2xlarge").usd == (price.usd * Decimal("1.165")).quantize(Decimal("0.0001"))
+    with pytest.raises(KeyError, match="ml.zz1.xlarge"):
+        instance_spec("ml.zz1.xlarge")
 
 
 def test_system_is_not_an_instance() -> None:
@@ -265,9 +279,11 @@ def test_unknown_instance_type_is_named() -> None:
         hourly_price("training", "ml.zz9.plural")
 
 
-def test_type_not_priced_for_kind_is_named() -> None:
-    with pytest.raises(KeyError, match=r"ml\.t2\.medium.*training"):
-        hourly_price("training", "ml.t2.medium")  # a hosting/notebook type, not a training one
+def test_type_priced_for_another_kind_is_converted_by_the_table_ratio() -> None:
+    # ml.t2.medium is a hosting/notebook type; the API's enum check refuses it for training, but a
+    # newer botocore may allow a known type for a new kind, so the price never goes missing.
+    p = hourly_price("training", "ml.t2.medium")
+    assert p.estimate and p.source.startswith("estimate: derived at run time from the ")
 
 
 def test_unknown_kind_and_unit_key_list_the_known_ones() -> None:
