@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import datetime
+from functools import lru_cache
 
 from engine.bill import Bill, Ledger
 from engine.clock import Clock
@@ -34,7 +36,7 @@ class Engine:
     """
 
     def __init__(self, seed: int = 0):
-        from engine import datasets
+        from engine.datasets import BUCKET
         from engine.services.cloudwatch import CloudWatch
         from engine.services.ecr import ECR
         from engine.services.iam.service import IAM
@@ -54,7 +56,7 @@ class Engine:
                           cloudwatch=CloudWatch(ACCOUNT, clock), sts=STS(w), ecr=ECR(w))
         w.services["sagemaker"] = SageMaker(w)
         w.services["sagemaker-runtime"] = Runtime(w)
-        w.services["s3"].load_shared(datasets.BUCKET, datasets.objects(self.seed), _content_type)
+        w.services["s3"].load_shared(BUCKET, *_dataset_bucket(self.seed))
         self._lock = threading.RLock()
         self._request_ids = RequestIds(self.seed)
         self._clients: dict[tuple[str, str], object] = {}
@@ -128,6 +130,20 @@ class Engine:
 
     def logs_for(self, group: str, stream_prefix: str = "") -> list[str]:
         return self._world.services["logs"].lines(group, stream_prefix)
+
+
+@lru_cache(maxsize=8)
+def _dataset_bucket(seed: int) -> tuple[dict, list[str]]:
+    """The dataset bucket's objects for a seed, built once per process and shared by every engine."""
+    from engine import datasets
+    from engine.clock import EPOCH
+    from engine.services.s3 import S3Object
+
+    objects = {}
+    for key, data in datasets.objects(seed).items():
+        objects[key] = S3Object(key, data, _content_type(key), '"' + hashlib.md5(data).hexdigest() + '"', EPOCH,
+                                sse="AES256")
+    return objects, sorted(objects)
 
 
 def _content_type(key: str) -> str:

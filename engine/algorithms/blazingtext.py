@@ -12,7 +12,7 @@ kind of linear model directly on the bag of words and n-grams:
   words are by fastText (``buckets`` is accepted and has no effect);
 * ``SGDClassifier(loss="log_loss")`` (one-vs-rest, normalised probabilities)
   learns with a constant step ``learning_rate``; one epoch = one ``partial_fit``
-  pass (shuffled with a per-epoch seed), so training continues for real;
+  pass over the documents in one seeded random order, so training continues for real;
 * ``vector_dim`` (the embedding size) is validated and has no effect: the model
   has no low-rank embedding layer.
 * ``early_stopping`` (with a validation channel) stops after ``patience`` epochs
@@ -59,7 +59,7 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec
 from engine.algorithms.readers import check_content_type, instance_shards, media_type, read_labelled_text
-from engine.algorithms.serialization import PickledState, dumps, epoch_seed, loads
+from engine.algorithms.serialization import PickledState, dumps, loads
 from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "blazingtext"
@@ -170,8 +170,9 @@ class BlazingTextTrainer(PickledState, Trainer):
                 f"Channel 'train': no word occurs at least min_count={hp['min_count']} times; lower min_count."
             )
         self.vectorizer = _vectorizer(vocabulary, hp["word_ngrams"])
-        self.x = self.vectorizer.fit_transform(texts)
-        self.y = np.searchsorted(self.classes, labels).astype(np.float64)
+        order = np.random.default_rng([int(seed), 0]).permutation(len(texts))  # one seeded random order
+        self.x = self.vectorizer.fit_transform([texts[i] for i in order])
+        self.y = np.searchsorted(self.classes, [labels[i] for i in order]).astype(np.float64)
         self.x_val = self.y_val = None
         if validation is not None:
             vlabels, vtexts = _read(validation)
@@ -195,12 +196,11 @@ class BlazingTextTrainer(PickledState, Trainer):
             return []
         if self.estimator is None:
             self.estimator = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=self.hp["learning_rate"],
-                                           alpha=1e-6, shuffle=True, tol=None, random_state=self.seed % (2**32))
+                                           alpha=1e-6, shuffle=False, tol=None, random_state=self.seed % (2**32))
         records = []
         classes = np.arange(len(self.classes), dtype=np.float64)
         while self.done_units < units:
             epoch = self.done_units + 1
-            self.estimator.random_state = epoch_seed(self.seed, epoch)  # SGD shuffles the rows in place
             self.estimator.partial_fit(self.x, self.y, classes=classes)
             self.done_units = epoch
             m: dict[str, float] = {}

@@ -17,7 +17,7 @@ shape with a feed-forward network:
   with ``num_layers`` hidden layers of ``num_cells`` units that learns what the
   linear part misses (its residuals, standardised per forecast step; Adam with
   ``learning_rate`` and ``mini_batch_size``); one
-  epoch = one ``partial_fit`` pass (shuffled with a per-epoch seed), so training continues for real;
+  epoch = one ``partial_fit`` pass in a seeded order, so training continues for real;
   ``early_stopping_patience`` stops when the epoch loss has not improved;
 * distribution: after training, the scaled residuals on the training windows
   give a spread per forecast step; ``likelihood=gaussian`` uses
@@ -71,7 +71,7 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, invalid_error
 from engine.algorithms.readers import check_content_type, instance_shards, read_jsonlines
-from engine.algorithms.serialization import PickledState, dumps, epoch_seed, loads
+from engine.algorithms.serialization import PickledState, dumps, loads
 from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "forecasting-deepar"
@@ -378,15 +378,17 @@ class DeepARTrainer(PickledState, Trainer):
             self.estimators = [
                 MLPRegressor(hidden_layer_sizes=(hp["num_cells"],) * hp["num_layers"],
                              learning_rate_init=hp["learning_rate"], batch_size=hp["mini_batch_size"],
-                             shuffle=True, random_state=self.seed % (2**32), alpha=1e-4)
+                             shuffle=False, random_state=self.seed % (2**32), alpha=1e-4)
                 for _ in self.shards]
         records = []
         while self.done_units < units:
             epoch = self.done_units + 1
-            for est, (x, y) in zip(self.estimators, residuals):
-                est.random_state = epoch_seed(self.seed, epoch)  # same for every instance: same initial weights
+            for rank, (est, (x, y)) in enumerate(zip(self.estimators, residuals)):
+                # a seeded order per epoch and instance, sliced into batches (sklearn's own shuffling
+                # indexes every batch through a slow generic path)
+                order = np.random.default_rng([self.seed, epoch, rank]).permutation(len(x))
                 est.batch_size = min(hp["mini_batch_size"], len(x))
-                est.partial_fit(x, y)
+                est.partial_fit(x[order], y[order])
             if len(self.estimators) > 1:
                 coefs = [np.mean([e.coefs_[i] for e in self.estimators], axis=0)
                          for i in range(len(self.estimators[0].coefs_))]

@@ -14,7 +14,7 @@ optimizer adam      solver="adam", beta_1, beta_2, epsilon
 optimizer rmsprop   solver="adam" with beta_1=0 (RMSprop with bias correction)
 learning_rate       learning_rate_init; mini_batch_size -> batch_size
 weight_decay        alpha (L2 penalty)
-epochs              one ``partial_fit`` pass per epoch (shuffled with a per-epoch seed)
+epochs              one ``partial_fit`` pass per epoch (seeded order)
 ==================  ==============================================================
 
 Data: ``train`` and ``validation`` channels of PNG images (application/x-image,
@@ -73,7 +73,7 @@ from engine.algorithms.readers import (
     read_csv,
     read_lst_images,
 )
-from engine.algorithms.serialization import PickledState, dumps, epoch_seed, loads
+from engine.algorithms.serialization import PickledState, dumps, loads
 from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "image-classification"
@@ -248,7 +248,7 @@ class ImageClassificationTrainer(PickledState, Trainer):
     def _params(self) -> dict[str, Any]:
         hp = self.hp
         p: dict[str, Any] = dict(learning_rate_init=hp["learning_rate"], alpha=hp["weight_decay"],
-                                 batch_size=hp["mini_batch_size"], shuffle=True,
+                                 batch_size=hp["mini_batch_size"], shuffle=False,
                                  random_state=self.seed % (2**32))
         if hp["optimizer"] in ("sgd", "nag"):
             p.update(solver="sgd", momentum=hp["momentum"], nesterovs_momentum=hp["optimizer"] == "nag")
@@ -277,10 +277,12 @@ class ImageClassificationTrainer(PickledState, Trainer):
         records = []
         while self.done_units < units:
             epoch = self.done_units + 1
-            for est, (x, y) in zip(self.estimators, self.shards):
-                est.random_state = epoch_seed(self.seed, epoch)  # same for every instance: same initial weights
+            for rank, (est, (x, y)) in enumerate(zip(self.estimators, self.shards)):
+                # a seeded order per epoch and instance, sliced into batches (sklearn's own shuffling
+                # indexes every batch through a slow generic path)
+                order = np.random.default_rng([self.seed, epoch, rank]).permutation(len(y))
                 est.batch_size = min(self.hp["mini_batch_size"], len(y))
-                est.partial_fit(x, y, classes=classes)
+                est.partial_fit(x[order], y[order], classes=classes)
             if len(self.estimators) > 1:
                 coefs = [np.mean([e.coefs_[i] for e in self.estimators], axis=0)
                          for i in range(len(self.estimators[0].coefs_))]

@@ -108,10 +108,11 @@ class KMeans(Algorithm):
 
 def _closest(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index, squared distance) of each row's closest center."""
-    d2 = (np.einsum("ij,ij->i", x, x)[:, None] - 2.0 * x @ centers.T
-          + np.einsum("ij,ij->i", centers, centers)[None, :])
-    idx = np.argmin(d2, axis=1)
-    return idx, np.maximum(d2[np.arange(len(x)), idx], 0.0)
+    part = x @ (-2.0 * centers.T)
+    part += np.einsum("ij,ij->i", centers, centers)[None, :]
+    idx = np.argmin(part, axis=1)
+    d2 = part[np.arange(len(x)), idx] + np.einsum("ij,ij->i", x, x)
+    return idx, np.maximum(d2, 0.0)
 
 
 class KMeansTrainer(PickledState, Trainer):
@@ -178,8 +179,10 @@ class KMeansTrainer(PickledState, Trainer):
         if len(extra) == k:
             centers = extra.copy()
         else:
-            idx, _ = _closest(self.x, extra)
-            weights = np.bincount(idx, minlength=len(extra)).astype(np.float64)
+            weights = getattr(self.estimator, "_counts", None)  # rows each center absorbed (private)
+            if weights is None or len(weights) != len(extra):
+                weights = np.bincount(_closest(self.x, extra)[0], minlength=len(extra))
+            weights = np.asarray(weights, dtype=np.float64)
             used = weights > 0
             pts, w = extra[used], weights[used]
             if len(pts) <= k:

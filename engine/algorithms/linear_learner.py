@@ -1,8 +1,8 @@
 """Linear Learner (linear-learner:1) on scikit-learn's SGD estimators.
 
 One epoch is one ``partial_fit`` pass of ``SGDClassifier`` / ``SGDRegressor``
-over the training rows (shuffled by SGD with a per-epoch seed), so training
-really continues from the current coefficients and a checkpoint resumes exactly.
+over the training rows (in one seeded random order), so training really
+continues from the current coefficients and a checkpoint resumes exactly.
 
 =================================  ==============================================
 Linear Learner                     scikit-learn
@@ -68,7 +68,7 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, missing_error
 from engine.algorithms.readers import check_content_type, instance_shards, media_type, read_csv
-from engine.algorithms.serialization import PickledState, dumps, epoch_seed, loads
+from engine.algorithms.serialization import PickledState, dumps, loads
 from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "linear-learner"
@@ -238,7 +238,12 @@ class LinearLearnerTrainer(PickledState, Trainer):
             self.y_shift, self.y_scale = float(y_all.mean()), (std if std > 0 else 1.0)
         else:
             self.y_shift, self.y_scale = 0.0, 1.0
-        self.shards = [(self.scaler.transform(x), (y - self.y_shift) / self.y_scale) for x, y in shards]
+        # each instance reads its rows in one seeded random order, every epoch (like a shuffled file read
+        # sequentially; shuffling again each epoch costs scikit-learn more than the epoch itself here)
+        self.shards = []
+        for rank, (x, y) in enumerate(shards):
+            order = np.random.default_rng([int(seed), rank]).permutation(len(y))
+            self.shards.append((self.scaler.transform(x[order]), (y[order] - self.y_shift) / self.y_scale))
         self.x_train, self.y_train = self.scaler.transform(x_all), y_all
         self.eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, ch in (("validation", validation), ("test", test)):
@@ -269,7 +274,7 @@ class LinearLearnerTrainer(PickledState, Trainer):
             penalty = None
         common: dict[str, Any] = dict(penalty=penalty, alpha=alpha if alpha > 0 else 0.0001,
                                       l1_ratio=(l1 / alpha) if alpha > 0 else 0.15,
-                                      fit_intercept=hp["use_bias"], shuffle=True,
+                                      fit_intercept=hp["use_bias"], shuffle=False,
                                       random_state=(self.seed * 7919 + rank) % (2**32), tol=None)
         if hp["learning_rate"] == "auto":
             eta0 = 0.01 if self.pt == "regressor" else 0.1
@@ -303,8 +308,7 @@ class LinearLearnerTrainer(PickledState, Trainer):
         records: list[UnitRecord] = []
         while self.done_units < units:
             epoch = self.done_units + 1
-            for rank, (est, (x, y)) in enumerate(zip(self.estimators, self.shards)):
-                est.random_state = epoch_seed(self.seed, epoch, rank)  # SGD shuffles the rows in place
+            for est, (x, y) in zip(self.estimators, self.shards):
                 if self.classes is not None:
                     est.partial_fit(x, y, classes=self.classes)
                 else:

@@ -18,8 +18,6 @@ import json
 import pickle
 from typing import Any
 
-import numpy as np
-
 MAGIC = b"SAGETUTOR-ALGO\n"
 FORMAT = 1
 
@@ -65,11 +63,6 @@ def loads(data: bytes, kind: str, algorithm: str) -> Any:
     if header.get("format") != FORMAT:
         raise ValueError(f"unsupported {algorithm} {kind} format {header.get('format')}")
     return pickle.loads(data[header_end + 1:])
-
-
-def epoch_seed(*parts: int) -> int:
-    """A 32-bit seed for one epoch (of one instance), derived from the job's seed."""
-    return int(np.random.SeedSequence([int(p) % (2**63) for p in parts]).generate_state(1)[0])
 
 
 class PickledState:

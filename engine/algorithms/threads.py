@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+import sklearn
 from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
@@ -40,11 +41,17 @@ def limited(cells: float) -> Any:
 
 
 def trainer_method(method: Callable[..., T]) -> Callable[..., T]:
-    """Decorator for trainer methods: limited by the trainer's ``cells`` (its training data size)."""
+    """Decorator for trainer methods: limited by the trainer's ``cells`` (its training data size).
+
+    Also skips scikit-learn's per-call re-validation (finite values, parameter types):
+    the readers already checked the data and the modules build the estimators, and the
+    re-validation costs milliseconds per ``partial_fit`` call, i.e. per epoch.
+    """
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        with limited(getattr(self, "cells", 0)):
+        with limited(getattr(self, "cells", 0)), sklearn.config_context(
+                assume_finite=True, skip_parameter_validation=True):
             return method(self, *args, **kwargs)
 
     return wrapper

@@ -20,7 +20,7 @@ from botocore.response import StreamingBody
 from engine.errors import ServiceError
 
 
-@dataclass
+@dataclass(frozen=True)
 class S3Object:
     key: str
     data: bytes
@@ -106,22 +106,19 @@ class S3:
         return self.buckets[name]
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "binary/octet-stream",
-                  sse: str | None = None, kms_key_id: str | None = None) -> S3Object:
+                  sse: str | None = None, kms_key_id: str | None = None,
+                  metadata: dict[str, str] | None = None) -> S3Object:
         b = self._bucket(bucket)
         obj = S3Object(key, data, content_type, '"' + hashlib.md5(data).hexdigest() + '"', self._clock.now,
-                       sse=sse or "AES256", kms_key_id=kms_key_id)
+                       dict(metadata or {}), sse=sse or "AES256", kms_key_id=kms_key_id)
         b.put(obj)
         return obj
 
-    def load_shared(self, bucket: str, objects: dict[str, bytes], content_type_of) -> None:
-        """Pre-fill a bucket from immutable bytes shared between engines (the datasets)."""
+    def load_shared(self, bucket: str, objects: dict[str, S3Object], keys: list[str]) -> None:
+        """Pre-fill a bucket with objects shared between engines (the datasets: immutable, built once)."""
         b = self.ensure_bucket(bucket)
-        now = self._clock.now
-        for key in sorted(objects):
-            data = objects[key]
-            b.objects[key] = S3Object(key, data, content_type_of(key), '"' + hashlib.md5(data).hexdigest() + '"',
-                                      now, sse="AES256")
-        b.keys = sorted(b.objects)
+        b.objects = dict(objects)
+        b.keys = list(keys)
 
     def get(self, bucket: str, key: str) -> S3Object:
         obj = self._bucket(bucket).objects.get(key)
@@ -199,8 +196,7 @@ class S3:
     def put_object(self, p: dict, call) -> dict:
         data = _body_bytes(p.get("Body"))
         obj = self.put_bytes(p["Bucket"], p["Key"], data, p.get("ContentType", "binary/octet-stream"),
-                             p.get("ServerSideEncryption"), p.get("SSEKMSKeyId"))
-        obj.metadata = dict(p.get("Metadata", {}))
+                             p.get("ServerSideEncryption"), p.get("SSEKMSKeyId"), p.get("Metadata"))
         out = {"ETag": obj.etag, "ServerSideEncryption": obj.sse}
         if obj.kms_key_id:
             out["SSEKMSKeyId"] = obj.kms_key_id
