@@ -94,3 +94,20 @@ def provision_seconds(spec: InstanceSpec, u: float) -> float:
     """Launch time for a draw ``u`` in [0, 1)."""
     lo, hi = (90, 180) if is_gpu(spec) else (60, 120)
     return float(round(lo + (hi - lo) * u))
+
+
+# -- inference ---------------------------------------------------------------------------------
+OVERHEAD_MS = (1.5, 4.0)  # SageMaker's own per-request overhead range (OverheadLatency)
+CONTAINER_MS = 0.6  # a container's fixed cost per request (parsing, serialising)
+BYTES_PER_MS = 400_000  # request bytes a container of speed 1.0 parses and predicts per millisecond
+
+
+def model_latency_ms(body_bytes: int, containers: int, spec: InstanceSpec) -> float:
+    """Simulated ModelLatency of one request: each container parses and predicts the payload."""
+    speed = max(spec.cpu_speed, 0.1)
+    return containers * (CONTAINER_MS + body_bytes / BYTES_PER_MS / speed)
+
+
+def overhead_ms(u: float) -> float:
+    lo, hi = OVERHEAD_MS
+    return lo + (hi - lo) * u

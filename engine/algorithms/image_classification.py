@@ -108,6 +108,33 @@ SPEC = Spec(
 )
 
 
+class EpochMLPClassifier(MLPClassifier):
+    """``MLPClassifier`` whose later ``partial_fit`` calls reuse labels checked once.
+
+    ``partial_fit`` re-validates and re-binarises ``y`` on every call (type_of_target,
+    unique_labels, LabelBinariser): several milliseconds per epoch, as much as an
+    epoch of training on small data. The trainer checks the labels once and hands
+    over their one-hot matrix with ``fit_epoch``; if scikit-learn's private hook
+    changes, the override is simply not used and the normal path runs.
+    """
+
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, onehot: np.ndarray, classes: np.ndarray) -> None:
+        if not hasattr(self, "classes_"):
+            self.partial_fit(x, y, classes=classes)  # first call: scikit-learn sets everything up
+            return
+        self._epoch_labels = (y, onehot)
+        try:
+            self.partial_fit(x, y)
+        finally:
+            del self._epoch_labels
+
+    def _validate_input(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N803
+        labels = getattr(self, "_epoch_labels", None)
+        if labels is not None and labels[0] is y:
+            return X, labels[1]
+        return super()._validate_input(X, y, *args, **kwargs)
+
+
 def _shape(text: str) -> tuple[int, int, int]:
     try:
         parts = tuple(int(p) for p in text.split(","))
@@ -264,7 +291,7 @@ class ImageClassificationTrainer(PickledState, Trainer):
             if hasattr(est, "_optimizer"):
                 del est._optimizer  # a fresh optimizer with this job's settings
             return est
-        return MLPClassifier(hidden_layer_sizes=HIDDEN, **self._params())
+        return EpochMLPClassifier(hidden_layer_sizes=HIDDEN, **self._params())
 
     @trainer_method
     def fit_until(self, units: int) -> list[UnitRecord]:
@@ -282,7 +309,10 @@ class ImageClassificationTrainer(PickledState, Trainer):
                 # indexes every batch through a slow generic path)
                 order = np.random.default_rng([self.seed, epoch, rank]).permutation(len(y))
                 est.batch_size = min(self.hp["mini_batch_size"], len(y))
-                est.partial_fit(x[order], y[order], classes=classes)
+                if isinstance(est, EpochMLPClassifier):
+                    est.fit_epoch(x[order], y[order], self._onehot(est, y)[order], classes)
+                else:
+                    est.partial_fit(x[order], y[order], classes=classes)
             if len(self.estimators) > 1:
                 coefs = [np.mean([e.coefs_[i] for e in self.estimators], axis=0)
                          for i in range(len(self.estimators[0].coefs_))]
@@ -302,6 +332,13 @@ class ImageClassificationTrainer(PickledState, Trainer):
                              "train:accuracy": metrics.accuracy(self.y_train, self.estimators[0].predict(self.x_train))}
         records[-1].metrics.update(self.last_metrics)
         return records
+
+    def _onehot(self, est: MLPClassifier, y: np.ndarray) -> np.ndarray:
+        """The labels as scikit-learn's binariser would encode them (the classes it has seen)."""
+        classes = getattr(est, "classes_", np.arange(self.hp["num_classes"], dtype=np.float64))
+        if len(classes) == 2:  # the binariser's one column for two classes
+            return (y == classes[1])[:, None]
+        return y[:, None] == classes[None, :]
 
     def _should_stop(self, accuracy: float) -> bool:
         if self.best_accuracy is None or accuracy > self.best_accuracy + self.hp["early_stopping_tolerance"]:

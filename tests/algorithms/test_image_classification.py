@@ -89,3 +89,22 @@ def test_rmsprop_and_nag_optimizers_train():
                                                      "learning_rate": "0.01"})
         t.fit_until(2)
         assert t.final_metrics()["validation:accuracy"] > 0.5, optimizer
+
+
+@pytest.mark.parametrize("num_classes", [2, 10])
+def test_fast_epochs_equal_plain_partial_fit(num_classes):
+    from sklearn.neural_network import MLPClassifier
+
+    from engine.algorithms.image_classification import EpochMLPClassifier
+
+    _, pixels, y = digit_images()
+    x, labels = pixels[:200] / 255.0, (y[:200] % num_classes)
+    classes = np.arange(num_classes, dtype=float)
+    params = dict(hidden_layer_sizes=(16,), solver="adam", batch_size=32, shuffle=False, random_state=0)
+    fast, plain = EpochMLPClassifier(**params), MLPClassifier(**params)
+    for _ in range(3):
+        onehot = (labels == 1)[:, None] if num_classes == 2 else labels[:, None] == classes[None, :]
+        fast.fit_epoch(x, labels, onehot, classes)
+        plain.partial_fit(x, labels, classes=classes)
+    for a, b in zip(fast.coefs_, plain.coefs_):
+        np.testing.assert_array_equal(a, b)

@@ -22,6 +22,8 @@ from engine.services.s3 import parse_uri
 from engine.services.sagemaker import images
 
 MAX_PAYLOAD = 6 * 1024 * 1024
+#: Built-ins AWS supports on multi-model endpoints.
+MULTI_MODEL_BUILTINS = frozenset({"xgboost", "linear-learner", "knn", "randomcutforest"})
 LOG_GROUP = "/aws/sagemaker/Endpoints"
 
 
@@ -31,13 +33,37 @@ def _load(algorithm: str, digest: str, payload: bytes):
     return BUILTINS[algorithm].load_model(payload)
 
 
+class Serving:
+    """What a model serves: one container, or an inference pipeline of 2-15 run in order.
+
+    In a pipeline each container's response is the next one's request, with the
+    response's content type (intermediate containers are asked for text/csv), as
+    SageMaker passes requests along the containers on one instance.
+    """
+
+    def __init__(self, predictors: list, multi_model: dict | None = None):
+        self.predictors = predictors
+        self.multi_model = multi_model  # {"prefix": s3 uri, "algorithm": name} for Mode MultiModel
+
+    def predict(self, body: bytes, content_type: str, accept: str, target=None) -> tuple[bytes, str]:
+        chain = [target] if target is not None else self.predictors
+        for i, predictor in enumerate(chain):
+            last = i == len(chain) - 1
+            body, content_type = predictor.predict_body(body, content_type, accept if last else "text/csv")
+        return body, content_type
+
+
 @dataclass
 class Model:
     name: str
     arn: str
     request: dict[str, Any]
     created: float
-    predictor: Any = None
+    serving: Serving | None = None
+
+    @property
+    def containers(self) -> list[dict]:
+        return [self.request["PrimaryContainer"]] if "PrimaryContainer" in self.request else self.request["Containers"]
 
 
 @dataclass
@@ -69,6 +95,8 @@ class Endpoint:
     variants: list[Variant] = field(default_factory=list)
     failure: str | None = None
     invocations: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    pending: list[Variant] | None = None  # the new fleet while Updating
 
 
 class Hosting:
@@ -83,12 +111,16 @@ class Hosting:
         return self.world.clock
 
     # -- models -------------------------------------------------------------------
-    def _predictor(self, container: dict, where: str):
-        """Load and verify the model a container serves (only artifacts the engine wrote)."""
+    def _image(self, container: dict) -> images.Image:
         image = images.resolve(container.get("Image", ""), self.world.account)
         if image is None or image.kind != "builtin":
             raise validation(f"Image {container.get('Image')} is not a built-in algorithm image this engine serves.")
-        url = container.get("ModelDataUrl")
+        return image
+
+    def _predictor(self, container: dict, where: str, url: str | None = None):
+        """Load and verify the model a container serves (only artifacts the engine wrote)."""
+        image = self._image(container)
+        url = url or container.get("ModelDataUrl")
         if not url:
             raise validation(f"ModelDataUrl is required for built-in algorithm {image.algorithm} ({where}).")
         bucket, key = parse_uri(url)
@@ -115,12 +147,28 @@ class Hosting:
         if role and not self.world.services["iam"].can_assume(role):
             raise validation(f"Could not assume role {role}. Please ensure that the role exists and allows principal "
                              "'sagemaker.amazonaws.com' to assume the role.")
-        container = req.get("PrimaryContainer")
-        if container is None:
-            raise validation("PrimaryContainer is required (inference pipelines with Containers come later).")
-        predictor = self._predictor(container, "PrimaryContainer")
-        self.models[name] = Model(name, arn, req, self.clock.seconds, predictor)
-        self.world.event(arn, "status", "Model created")
+        if ("PrimaryContainer" in req) == ("Containers" in req):
+            raise validation("Exactly one of PrimaryContainer or Containers must be specified.")
+        containers = [req["PrimaryContainer"]] if "PrimaryContainer" in req else req["Containers"]
+        if "Containers" in req and len(containers) > 1 and any(c.get("Mode") == "MultiModel" for c in containers):
+            raise validation("Multi-model mode is not supported for inference pipelines.")
+        multi = None
+        predictors = []
+        for i, c in enumerate(containers):
+            where = "PrimaryContainer" if "PrimaryContainer" in req else f"Containers.{i + 1}"
+            if c.get("Mode") == "MultiModel":
+                image = self._image(c)
+                if image.algorithm not in MULTI_MODEL_BUILTINS:
+                    raise validation(f"Algorithm {image.algorithm} does not support multi-model endpoints; "
+                                     f"supported built-ins: {', '.join(sorted(MULTI_MODEL_BUILTINS))}.")
+                if not c.get("ModelDataUrl", "").endswith("/"):
+                    raise validation("For a multi-model container, ModelDataUrl must be an S3 prefix ending in '/'.")
+                multi = {"prefix": c["ModelDataUrl"], "container": c, "cache": {}}
+            else:
+                predictors.append(self._predictor(c, where))
+        self.models[name] = Model(name, arn, req, self.clock.seconds, Serving(predictors, multi))
+        kind = f"an inference pipeline of {len(containers)} containers" if len(containers) > 1 else "one container"
+        self.world.event(arn, "status", f"Model created ({kind})")
         return {"ModelArn": arn}
 
     def describe_model(self, req: dict, call) -> dict:
@@ -128,8 +176,10 @@ class Hosting:
         if m is None:
             raise validation(f"Could not find model \"{self.world.arn('sagemaker', 'model/' + req['ModelName'].lower())}\".")
         out = {"ModelName": m.name, "ModelArn": m.arn, "CreationTime": self.clock.at(m.created),
-               "PrimaryContainer": m.request["PrimaryContainer"], "EnableNetworkIsolation":
-                   m.request.get("EnableNetworkIsolation", False)}
+               "EnableNetworkIsolation": m.request.get("EnableNetworkIsolation", False)}
+        for key in ("PrimaryContainer", "Containers", "InferenceExecutionConfig", "VpcConfig"):
+            if key in m.request:
+                out[key] = m.request[key]
         if "ExecutionRoleArn" in m.request:
             out["ExecutionRoleArn"] = m.request["ExecutionRoleArn"]
         return out
@@ -189,9 +239,7 @@ class Hosting:
         if cfg is None:
             raise validation(f"Could not find endpoint configuration \"{self.world.arn('sagemaker', 'endpoint-config/' + req['EndpointConfigName'].lower())}\".")
         ep = Endpoint(name, arn, cfg.name, self.clock.seconds, last_modified=self.clock.seconds)
-        for v in cfg.request["ProductionVariants"]:
-            ep.variants.append(Variant(v["VariantName"], v["ModelName"], v["InstanceType"], v["InitialInstanceCount"],
-                                       float(v.get("InitialVariantWeight", 1.0))))
+        ep.variants = self._variants(cfg)
         self.endpoints[name] = ep
         self.world.event(arn, "status", "Creating endpoint", "Creating")
         self.clock.start(self._bring_up(ep))
@@ -205,11 +253,7 @@ class Hosting:
             return
         ep.status = "InService"
         ep.last_modified = self.clock.seconds
-        for v in ep.variants:
-            price = hourly_price("hosting", v.instance_type)
-            v.meter = self.world.ledger.start_meter(ep.arn, "sagemaker", "hosting-instance-seconds", price.usd,
-                                                    "on-demand", v.instance_type, v.count,
-                                                    f"variant {v.name}: {v.count} x {v.instance_type} while InService")
+        self._start_meters(ep, ep.variants)
         self.world.event(ep.arn, "status", "Endpoint is InService (billing per instance-second from now, "
                                            "called or not)", "InService")
 
@@ -222,13 +266,64 @@ class Hosting:
             out["ProductionVariants"] = [
                 {"VariantName": v.name, "CurrentWeight": v.weight, "DesiredWeight": v.weight,
                  "CurrentInstanceCount": v.count, "DesiredInstanceCount": v.count,
-                 "DeployedImages": [{"SpecifiedImage": self.models[v.model].request["PrimaryContainer"]["Image"],
-                                     "ResolvedImage": self.models[v.model].request["PrimaryContainer"]["Image"],
-                                     "ResolutionTime": self.clock.at(ep.created)}] if v.model in self.models else []}
+                 "DeployedImages": [{"SpecifiedImage": c["Image"], "ResolvedImage": c["Image"],
+                                     "ResolutionTime": self.clock.at(ep.created)}
+                                    for c in (self.models[v.model].containers if v.model in self.models else [])]}
                 for v in ep.variants]
         if ep.failure:
             out["FailureReason"] = ep.failure
         return out
+
+    def _variants(self, cfg: EndpointConfig) -> list[Variant]:
+        return [Variant(v["VariantName"], v["ModelName"], v["InstanceType"], v["InitialInstanceCount"],
+                        float(v.get("InitialVariantWeight", 1.0))) for v in cfg.request["ProductionVariants"]]
+
+    def _start_meters(self, ep: Endpoint, variants: list[Variant]) -> None:
+        for v in variants:
+            price = hourly_price("hosting", v.instance_type)
+            v.meter = self.world.ledger.start_meter(ep.arn, "sagemaker", "hosting-instance-seconds", price.usd,
+                                                    "on-demand", v.instance_type, v.count,
+                                                    f"variant {v.name}: {v.count} x {v.instance_type} while InService")
+
+    def _stop_meters(self, variants: list[Variant]) -> None:
+        for v in variants:
+            if v.meter is not None:
+                self.world.ledger.stop_meter(v.meter)
+                v.meter = None
+
+    def update_endpoint(self, req: dict, call) -> dict:
+        """Blue/green: a new fleet is launched (and billed) beside the old one, which keeps serving."""
+        ep = self._endpoint(req["EndpointName"])
+        if ep.status != "InService":
+            raise validation(f"Cannot update in-progress endpoint \"{ep.arn}\".")
+        cfg = self.configs.get(req["EndpointConfigName"])
+        if cfg is None:
+            raise validation(f"Could not find endpoint configuration \"{self.world.arn('sagemaker', 'endpoint-config/' + req['EndpointConfigName'].lower())}\".")
+        ep.status = "Updating"
+        ep.last_modified = self.clock.seconds
+        ep.pending = self._variants(cfg)
+        self._start_meters(ep, ep.pending)
+        self.world.event(ep.arn, "status", f"Updating to {cfg.name}: new fleet launching; the old one keeps serving",
+                         "Updating")
+        self.clock.start(self._switch(ep, cfg.name))
+        return {"EndpointArn": ep.arn}
+
+    def _switch(self, ep: Endpoint, config: str):
+        spec = instance_spec(ep.pending[0].instance_type)
+        u = self.world.spot.draw(ep.pending[0].instance_type, ep.name, len(ep.latencies_ms) + 2, "update")
+        yield self.clock.env.timeout(timing.provision_seconds(spec, u) + 180)
+        if ep.status != "Updating":
+            return
+        self._stop_meters(ep.variants)
+        ep.variants, ep.pending, ep.config = ep.pending, None, config
+        ep.status = "InService"
+        ep.last_modified = self.clock.seconds
+        self.world.event(ep.arn, "status", f"Traffic shifted to {config}; old fleet terminated", "InService")
+
+    def list_endpoint_configs(self, req: dict, call) -> dict:
+        cs = sorted(self.configs.values(), key=lambda c: (c.created, c.name), reverse=True)
+        return {"EndpointConfigs": [{"EndpointConfigName": c.name, "EndpointConfigArn": c.arn,
+                                     "CreationTime": self.clock.at(c.created)} for c in cs]}
 
     def list_endpoints(self, req: dict, call) -> dict:
         eps = sorted(self.endpoints.values(), key=lambda e: (e.created, e.name), reverse=True)
@@ -238,10 +333,7 @@ class Hosting:
 
     def delete_endpoint(self, req: dict, call) -> dict:
         ep = self._endpoint(req["EndpointName"])
-        for v in ep.variants:
-            if v.meter is not None:
-                self.world.ledger.stop_meter(v.meter)
-                v.meter = None
+        self._stop_meters(ep.variants + (ep.pending or []))
         ep.status = "Deleting"
         ep.last_modified = self.clock.seconds
         self.world.event(ep.arn, "status", "Deleting endpoint (billing stops)", "Deleting")
@@ -258,7 +350,7 @@ class Hosting:
         ep = self.endpoints.get(name)
         if ep is None:
             raise ServiceError("ValidationError", f"Endpoint {name} of account {self.world.account} not found.")
-        if ep.status != "InService":
+        if ep.status not in ("InService", "Updating"):  # during an update the old fleet keeps serving
             raise ServiceError("ValidationError", f"Endpoint {name} of account {self.world.account} is not in "
                                                   f"service. Current status: {ep.status}")
         body = req["Body"]
@@ -267,10 +359,11 @@ class Hosting:
             raise ServiceError("ValidationError", f"Request {self._request_id(body)} has oversize body.")
         variant = self._route(ep, req.get("TargetVariant"))
         model = self.models[variant.model]
+        target = self._target(model, req.get("TargetModel"))
         content_type = req.get("ContentType", "text/csv")
         accept = req.get("Accept", content_type if content_type in ("text/csv", "application/json") else "text/csv")
         try:
-            out, out_type = model.predictor.predict_body(body, content_type, accept)
+            out, out_type = model.serving.predict(body, content_type, accept, target)
         except ValueError as e:
             self.world.services["logs"].write(LOG_GROUP + "/" + name, f"{variant.name}/i-0", f"ERROR {e}")
             raise ServiceError("ModelError", f"Received client error (400) from primary with message \"{e}\". See "
@@ -280,10 +373,38 @@ class Hosting:
                                       "LogStreamArn": f"arn:aws:logs:us-east-1:{self.world.account}:log-group:"
                                                       f"{LOG_GROUP}/{name}"}) from None
         ep.invocations += 1
+        spec = instance_spec(variant.instance_type)
+        model_ms = timing.model_latency_ms(len(body), max(1, len(model.serving.predictors)), spec)
+        overhead = timing.overhead_ms(self.world.spot.draw("overhead", ep.name, ep.invocations, "latency"))
+        ep.latencies_ms.append(model_ms + overhead)
         cw = self.world.services["cloudwatch"]
         dims = {"EndpointName": name, "VariantName": variant.name}
         cw.record("AWS/SageMaker", "Invocations", 1, dims, "Count")
-        return {"Body": out, "ContentType": out_type, "InvokedProductionVariant": variant.name}
+        cw.record("AWS/SageMaker", "InvocationsPerInstance", 1 / variant.count, dims, "Count")
+        cw.record("AWS/SageMaker", "ModelLatency", round(model_ms * 1000), dims, "Microseconds")
+        cw.record("AWS/SageMaker", "OverheadLatency", round(overhead * 1000), dims, "Microseconds")
+        return {"Body": out, "ContentType": out_type, "InvokedProductionVariant": variant.name,
+                "LatencyMs": model_ms + overhead}
+
+    def _target(self, model: Model, target: str | None):
+        """The model a multi-model endpoint loads for TargetModel (cached once loaded)."""
+        multi = model.serving.multi_model
+        if multi is None:
+            if target:
+                raise ServiceError("ValidationError", "TargetModel is only supported for multi-model endpoints.")
+            return None
+        if not target:
+            raise ServiceError("ValidationError", "TargetModel header is required for a multi-model endpoint.")
+        if target not in multi["cache"]:
+            url = multi["prefix"] + target
+            try:
+                multi["cache"][target] = self._predictor(multi["container"], "TargetModel", url)
+            except ServiceError:
+                bucket, key = parse_uri(url)
+                raise ServiceError("ValidationError", f"Failed to download model data (bucket: {bucket}, key: {key}). "
+                                   "Please ensure that there is an object located at the URL and that the role passed "
+                                   "to CreateModel has permissions to download the model.") from None
+        return multi["cache"][target]
 
     def _request_id(self, body: bytes) -> str:
         return hashlib.sha256(body[:1024]).hexdigest()[:32]
