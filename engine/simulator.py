@@ -23,6 +23,7 @@ SERVICES = {
     "logs": "logs",
     "cloudwatch": "cloudwatch",
     "ecr": "ecr",
+    "application-autoscaling": "application-autoscaling",
 }
 
 
@@ -37,6 +38,7 @@ class Engine:
 
     def __init__(self, seed: int = 0):
         from engine.datasets import BUCKET
+        from engine.services.autoscaling import AutoScaling
         from engine.services.cloudwatch import CloudWatch
         from engine.services.ecr import ECR
         from engine.services.iam.service import IAM
@@ -56,6 +58,7 @@ class Engine:
                           cloudwatch=CloudWatch(ACCOUNT, clock), sts=STS(w), ecr=ECR(w))
         w.services["sagemaker"] = SageMaker(w)
         w.services["sagemaker-runtime"] = Runtime(w)
+        w.services["application-autoscaling"] = AutoScaling(w)
         w.services["s3"].load_shared(BUCKET, *_dataset_bucket(self.seed))
         self._lock = threading.RLock()
         self._request_ids = RequestIds(self.seed)
@@ -118,6 +121,14 @@ class Engine:
         if not s3_uri_prefix.startswith("s3://"):
             raise ValueError(f"expected an s3:// URI prefix, got {s3_uri_prefix!r}")
         self._world.nominal_rows[s3_uri_prefix] = int(rows)
+
+    def traffic(self, EndpointName: str, dataset: str, per_minute, minutes: int,  # noqa: N803 (boto3 casing)
+                drift: dict | None = None):
+        """Send simulated requests to an endpoint in virtual time (see ``engine.traffic``)."""
+        from engine import traffic
+
+        with self._lock:
+            return traffic.start(self._world, EndpointName, dataset, per_minute, minutes, drift)
 
     # -- what happened -------------------------------------------------------------------
     def bill(self) -> Bill:

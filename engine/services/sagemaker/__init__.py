@@ -10,12 +10,16 @@ class SageMaker:
 
     def __init__(self, world):
         from engine.services.sagemaker.hosting import Hosting
+        from engine.services.sagemaker.monitor import Monitoring
         from engine.services.sagemaker.training import Training
+        from engine.services.sagemaker.transform import Transform
 
         self.world = world
         self.training = Training(world)
         self.hosting = Hosting(world)
-        self.parts: list[Any] = [self.training, self.hosting]
+        self.transform = Transform(world)
+        self.monitoring = Monitoring(world)
+        self.parts: list[Any] = [self.training, self.hosting, self.transform, self.monitoring]
 
     def add_part(self, part: Any) -> None:
         self.parts.append(part)

@@ -66,6 +66,21 @@ class Model:
         return [self.request["PrimaryContainer"]] if "PrimaryContainer" in self.request else self.request["Containers"]
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """One answered request, as data capture and monitoring see it."""
+
+    endpoint: str
+    variant: str
+    inference_id: str
+    seconds: float
+    request: bytes
+    request_type: str
+    response: bytes
+    response_type: str
+    latency_ms: float
+
+
 @dataclass
 class EndpointConfig:
     name: str
@@ -105,6 +120,8 @@ class Hosting:
         self.models: dict[str, Model] = {}
         self.configs: dict[str, EndpointConfig] = {}
         self.endpoints: dict[str, Endpoint] = {}
+        #: Called with each Invocation after it is answered (data capture hooks in here).
+        self.invocation_hooks: list = []
 
     @property
     def clock(self):
@@ -383,6 +400,11 @@ class Hosting:
         cw.record("AWS/SageMaker", "InvocationsPerInstance", 1 / variant.count, dims, "Count")
         cw.record("AWS/SageMaker", "ModelLatency", round(model_ms * 1000), dims, "Microseconds")
         cw.record("AWS/SageMaker", "OverheadLatency", round(overhead * 1000), dims, "Microseconds")
+        if self.invocation_hooks:
+            inv = Invocation(name, variant.name, req.get("InferenceId") or f"{ep.name}-{ep.invocations:08d}",
+                             self.clock.seconds, body, content_type, out, out_type, model_ms + overhead)
+            for hook in self.invocation_hooks:
+                hook(inv)
         return {"Body": out, "ContentType": out_type, "InvokedProductionVariant": variant.name,
                 "LatencyMs": model_ms + overhead}
 
