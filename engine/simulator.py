@@ -24,6 +24,7 @@ SERVICES = {
     "cloudwatch": "cloudwatch",
     "ecr": "ecr",
     "application-autoscaling": "application-autoscaling",
+    "stepfunctions": "stepfunctions",
 }
 
 
@@ -46,6 +47,7 @@ class Engine:
         from engine.services.s3 import S3
         from engine.services.sagemaker import SageMaker
         from engine.services.sagemaker.runtime import Runtime
+        from engine.services.stepfunctions import StepFunctions
         from engine.services.sts import STS
 
         self.seed = int(seed)
@@ -59,6 +61,7 @@ class Engine:
         w.services["sagemaker"] = SageMaker(w)
         w.services["sagemaker-runtime"] = Runtime(w)
         w.services["application-autoscaling"] = AutoScaling(w)
+        w.services["stepfunctions"] = StepFunctions(w)
         w.services["s3"].load_shared(BUCKET, *_dataset_bucket(self.seed))
         self._lock = threading.RLock()
         self._request_ids = RequestIds(self.seed)

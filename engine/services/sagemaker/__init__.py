@@ -10,16 +10,25 @@ class SageMaker:
 
     def __init__(self, world):
         from engine.services.sagemaker.hosting import Hosting
+        from engine.services.sagemaker.labeling import Labeling
         from engine.services.sagemaker.monitor import Monitoring
+        from engine.services.sagemaker.notebooks import Notebooks
+        from engine.services.sagemaker.studio import Studio
         from engine.services.sagemaker.training import Training
         from engine.services.sagemaker.transform import Transform
+        from engine.services.sagemaker.tuning import Tuning
 
         self.world = world
         self.training = Training(world)
         self.hosting = Hosting(world)
         self.transform = Transform(world)
         self.monitoring = Monitoring(world)
-        self.parts: list[Any] = [self.training, self.hosting, self.transform, self.monitoring]
+        self.tuning = Tuning(world)
+        self.labeling = Labeling(world)
+        self.notebooks = Notebooks(world)
+        self.studio = Studio(world)
+        self.parts: list[Any] = [self.training, self.hosting, self.transform, self.monitoring, self.tuning,
+                                 self.labeling, self.notebooks, self.studio]
 
     def add_part(self, part: Any) -> None:
         self.parts.append(part)
