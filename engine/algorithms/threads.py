@@ -31,10 +31,10 @@ _controller: ThreadpoolController | None = None
 _lock = threading.Lock()
 
 
-def limited(cells: float) -> Any:
+def limited(cells: float, threshold: float = SMALL_DATA_CELLS) -> Any:
     """A context manager: at most one BLAS/OpenMP thread when ``cells`` (rows x columns) is small."""
     global _controller
-    if cells >= SMALL_DATA_CELLS:
+    if cells >= threshold:
         return contextlib.nullcontext()
     if _controller is None:
         with _lock:
@@ -44,7 +44,8 @@ def limited(cells: float) -> Any:
 
 
 def trainer_method(method: Callable[..., T]) -> Callable[..., T]:
-    """Decorator for trainer methods: limited by the trainer's ``cells`` (its training data size).
+    """Decorator for trainer methods: limited by the trainer's ``cells`` (its training data size)
+    and its ``small_data_cells`` threshold (default ``SMALL_DATA_CELLS``).
 
     Also skips scikit-learn's per-call re-validation (finite values, parameter types):
     the readers already checked the data and the modules build the estimators, and the
@@ -53,7 +54,8 @@ def trainer_method(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        with limited(getattr(self, "cells", 0)), sklearn.config_context(
+        with limited(getattr(self, "cells", 0), getattr(self, "small_data_cells", SMALL_DATA_CELLS)), \
+                sklearn.config_context(
                 assume_finite=True, skip_parameter_validation=True):
             return method(self, *args, **kwargs)
 

@@ -86,7 +86,7 @@ from engine.algorithms.readers import (
     read_parquet,
 )
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import SMALL_DATA_CELLS, model_method, trainer_method
+from engine.algorithms.threads import model_method, trainer_method
 
 try:  # scikit-learn's own thread count (private helper; any positive number works)
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
@@ -95,6 +95,7 @@ except ImportError:  # pragma: no cover
         return os.cpu_count() or 1
 
 NAME = "xgboost"
+XGB_SMALL_DATA_CELLS = 100_000
 OBJECTIVES = ("reg:squarederror", "reg:linear", "reg:logistic", "binary:logistic", "binary:hinge",
               "multi:softmax", "multi:softprob", "count:poisson")
 EVAL_METRICS = ("rmse", "mae", "mse", "rmsle", "mape", "r2", "logloss", "error", "auc", "merror",
@@ -333,7 +334,7 @@ class _RawTracker:
                 self.rounds = 0
             if self._xb is None:
                 self._xb = est._bin_mapper.transform(np.asarray(self.x, dtype=np.float64))
-            threads = 1 if self.x.size < SMALL_DATA_CELLS else _openmp_effective_n_threads()
+            threads = 1 if self.x.size < XGB_SMALL_DATA_CELLS else _openmp_effective_n_threads()
             for r in range(self.rounds, to):
                 est._predict_iterations(self._xb, est._predictors[r:r + 1], self.raw, True, threads)
                 self.rounds = r + 1
@@ -374,6 +375,8 @@ def _full_raw(est: Any, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ trainer
 class XGBoostTrainer(PickledState, Trainer):
     unit_name = "round"
+    # histogram building is heavy enough that a second thread pays off from ~100,000 values
+    small_data_cells = XGB_SMALL_DATA_CELLS
     _algorithm_name = NAME
     _state_attrs = ("done_units", "total_units", "estimator", "last_metrics", "best_score", "best_round",
                     "stopped_early")

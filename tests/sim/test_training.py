@@ -179,3 +179,21 @@ def test_xgboost_trains_on_parquet_and_on_a_manifest(eng, sm, s3):
     assert wait(sm, "mf")["TrainingJobStatus"] == "Completed"
     lines = eng.logs_for("/aws/sagemaker/TrainingJobs", "mf/")
     assert any("#metrics round=50" in line and "train:auc" in line for line in lines)
+
+
+def test_a_unit_gate_sees_each_round_in_virtual_time_and_can_stop_the_job(eng, sm, s3):
+    """The hook tuning jobs use for early stopping and Hyperband."""
+    sm.create_training_job(**training_request(eng))
+    job = eng._world.services["sagemaker"].training.jobs["job-1"]
+    seen = []
+
+    def gate(j, record):
+        seen.append((record.unit, eng.seconds))
+        return record.unit < 10
+
+    job.unit_gate = gate
+    d = wait(sm, "job-1")
+    assert (d["TrainingJobStatus"], d["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert [u for u, _ in seen] == list(range(1, 11))
+    assert seen[1][1] > seen[0][1]  # each round is seen at its own virtual instant
+    assert d["ModelArtifacts"]["S3ModelArtifacts"].endswith("job-1/output/model.tar.gz")

@@ -94,6 +94,10 @@ class TrainingJob:
     resumed_from: int | None = None
     discount: float = 0.0
     stop_requested: bool = False
+    #: Optional ``(job, UnitRecord) -> bool``: when set, training runs unit by unit and stops when it says False.
+    unit_gate: Any = None
+    #: Every unit's metrics so far (each a UnitRecord), as the algorithm reported them.
+    unit_records: list = field(default_factory=list)
 
     @property
     def spot(self) -> bool:
@@ -474,7 +478,15 @@ class Training:
         if job.spot:
             self._arm_injected(job, attempt.number)
         try:
-            yield env.timeout(max(0.0, min(planned, budget)))
+            if job.unit_gate is not None:
+                stopped = yield from self._gated(job, trainer, per_unit, budget, t0)
+                if stopped:
+                    yield from self._upload(job, runner, trainer, spec)
+                    attempt.ended_at = self.clock.seconds
+                    self._finish(job, "Stopped", "Stopped", "Training job stopped early by the tuning job")
+                    return
+            else:
+                yield env.timeout(max(0.0, min(planned, budget)))
         except simpy.Interrupt:
             units = min(remaining, int((self.clock.seconds - t0) // per_unit))
             self._train_units(job, trainer, trainer.done_units + units, t0, per_unit)
@@ -493,6 +505,27 @@ class Training:
         yield from self._upload(job, runner, trainer, spec)
         attempt.ended_at = self.clock.seconds
         self._finish(job, "Completed", "Completed", "Training job completed")
+
+    def _gated(self, job: TrainingJob, trainer: Trainer, per_unit: float, budget: float, t0: float):
+        """Train unit by unit, asking ``job.unit_gate(job, record)`` after each whether to go on.
+
+        Used by tuning jobs (early stopping, Hyperband), which must see each epoch's
+        metrics at its virtual instant. Returns True when the gate stopped the job.
+        """
+        while trainer.done_units < trainer.total_units:
+            if self.clock.seconds - t0 + per_unit > budget:
+                yield self.clock.env.timeout(max(0.0, budget - (self.clock.seconds - t0)))
+                return False
+            yield self.clock.env.timeout(per_unit)
+            start = trainer.done_units
+            self._train_units(job, trainer, start + 1, self.clock.seconds - per_unit, per_unit)
+            record = job.unit_records[-1] if job.unit_records else None
+            if trainer.done_units == start:  # the algorithm stopped early by itself
+                return False
+            if record is not None and not job.unit_gate(job, record):
+                self.world.event(job.arn, "status", f"Stopped early at {trainer.unit_name} {trainer.done_units}")
+                return True
+        return False
 
     def _interrupted_end(self, job, runner, trainer, spec, kind: str):
         """Stop or MaxWait reached outside the training wait."""
@@ -615,6 +648,7 @@ class Training:
         if until <= first:
             return
         records = trainer.fit_until(until)
+        job.unit_records.extend(records)
         cw = self._cw()
         host = f"{job.name}/algo-1"
         for rec in records:
