@@ -64,6 +64,7 @@ class _Meter:
     instance_count: int
     start: float
     description: str
+    unit: str = "instance-second"
 
 
 class Bill:
@@ -121,11 +122,15 @@ class Ledger:
 
     def start_meter(self, resource_arn: str, service: str, usage_type: str, hourly_price: Decimal,
                     pricing_model: str, instance_type: str | None = None, instance_count: int = 1,
-                    description: str = "") -> int:
-        """Start charging an instance-hour rate per instance-second from now; returns a meter id."""
+                    description: str = "", unit: str = "instance-second") -> int:
+        """Start charging an hourly rate per second from now, times ``instance_count``; returns a meter id.
+
+        ``unit`` names what a second of the meter counts: instance-seconds for compute, GB-seconds
+        for a storage volume metered with ``instance_count`` = its size in GB.
+        """
         self._next += 1
         self._meters[self._next] = _Meter(resource_arn, service, usage_type, per_second(hourly_price), pricing_model,
-                                          instance_type, instance_count, self._clock.seconds, description)
+                                          instance_type, instance_count, self._clock.seconds, description, unit)
         return self._next
 
     def stop_meter(self, meter_id: int) -> LineItem | None:
@@ -141,7 +146,7 @@ class Ledger:
         seconds = int(round(end - m.start))  # per-second billing
         if seconds <= 0:
             return None
-        return line(m.resource_arn, m.service, m.usage_type, seconds * m.instance_count, "instance-second",
+        return line(m.resource_arn, m.service, m.usage_type, seconds * m.instance_count, m.unit,
                     m.unit_price_per_second, m.pricing_model, instance_type=m.instance_type,
                     instance_count=m.instance_count, start=m.start, end=end, description=m.description)
 
