@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -13,16 +16,120 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a Spot training job with an injected interruption, resume it from its "
                                        "checkpoint, deploy the model, and print the timeline and the bill")
     demo.add_argument("--seed", type=int, default=7, help="the engine seed (default 7)")
+
+    sub.add_parser("schema", help="print the JSON Schema of the pack format (for editors: yaml-language-server)")
+
+    val = sub.add_parser("validate", help="check pack files; prints file:line:column: message for every problem "
+                                          "(exit 0 only if all are valid)")
+    val.add_argument("paths", nargs="+", metavar="PATH", help="pack files, or folders of *.yaml packs")
+    val.add_argument("--simulate", action="store_true",
+                     help="also run every option's plan and check the answer key (not available yet)")
+    val.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+
+    pack = sub.add_parser("pack", help="author packs")
+    pack_sub = pack.add_subparsers(dest="pack_command")
+    new = pack_sub.add_parser("new", help="write a commented starter pack to FILE (never overwrites)")
+    new.add_argument("file", metavar="FILE")
+    pack_sub.add_parser("dir", help="print the folder for your own packs")
     return p
 
 
+def _pack_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(x for x in p.rglob("*") if x.is_file() and x.suffix in (".yaml", ".yml"))
+            if not found:
+                missing.append(f"{raw}: no *.yaml packs in this folder")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            missing.append(f"{raw}: no such file or folder")
+    return files, missing
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if args.simulate:
+        print("sagetutor validate --simulate: not available yet (running plans on the engine comes with the "
+              "quiz runtime); run `sagetutor validate` without --simulate to check the format", file=sys.stderr)
+        return 2
+    from sagetutor.packs import load_file
+
+    files, missing = _pack_paths(args.paths)
+    for m in missing:
+        print(m)
+    bad = len(missing)
+    problems = 0
+    for f in files:
+        result = load_file(f)
+        for problem in result.problems:
+            print(problem)
+        if result.ok:
+            if not args.quiet:
+                assert result.pack is not None
+                items = result.pack.items()
+                print(f"{f}: ok, {len(items)} question{'s' if len(items) != 1 else ''}")
+        else:
+            bad += 1
+            problems += len(result.problems)
+    checked = len(files)
+    if bad:
+        print(f"{bad} of {checked + len(missing)} pack{'s' if checked + len(missing) != 1 else ''} not valid "
+              f"({problems} problem{'s' if problems != 1 else ''})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _pack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sagetutor.packs import paths
+
+    if args.pack_command == "dir":
+        print(paths.user_packs_dir())
+        return 0
+    if args.pack_command == "new":
+        target = Path(args.file)
+        if target.exists():
+            print(f"{target}: already exists; not overwriting it (choose another name)", file=sys.stderr)
+            return 1
+        if not target.parent.is_dir():
+            print(f"{target}: the folder {target.parent} does not exist", file=sys.stderr)
+            return 1
+        try:
+            with target.open("x", encoding="utf-8") as fh:
+                fh.write(paths.starter_text())
+        except OSError as e:
+            print(f"{target}: cannot write it: {e.strerror or e}", file=sys.stderr)
+            return 1
+        print(f"wrote {target}: edit it, then run `sagetutor validate {target}`")
+        return 0
+    parser.parse_args(["pack", "--help"])
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from sagetutor.demo import run
 
         return run(seed=args.seed, out=sys.stdout)
-    _parser().print_help()
+    if args.command == "schema":
+        from sagetutor.packs.schema import pack_schema
+
+        try:
+            print(json.dumps(pack_schema(), indent=2))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `sagetutor schema | head`
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stdout must stay open until exit)
+        return 0
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "pack":
+        return _pack(args, parser)
+    parser.print_help()
     return 0
 
 
