@@ -12,7 +12,6 @@ on-demand rate (never discounted twice).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,7 @@ from engine.bill import line, per_second
 from engine.errors import ServiceError, not_found, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import images
+from engine.services.sagemaker import images, inputs
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -575,12 +574,16 @@ class Training:
             uri = src["S3Uri"]
             bucket, prefix = parse_uri(uri)
             objects = []
-            for obj_bucket, key in self._keys(job, principal, src["S3DataType"], bucket, prefix, uri):
+            try:
+                listed = inputs.list_objects(s3, uri, src["S3DataType"], job.request["RoleArn"], self.world.region,
+                                             principal)
+            except inputs.InputError as e:
+                raise _Failed(f"ClientError: {e}") from None
+            for obj_bucket, key, _ in listed:
                 d = s3.authorize(principal, "s3:GetObject", obj_bucket, key)
                 if not d.allowed:
-                    raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
-                                  f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{obj_bucket}/{key} "
-                                  f"because {d.reason} the s3:GetObject action")
+                    raise _Failed("ClientError: " + inputs.denied(principal, "s3:GetObject",
+                                                                  f"arn:aws:s3:::{obj_bucket}/{key}", d.reason))
                 try:
                     objects.append((key, s3.get(obj_bucket, key).data))
                 except ServiceError:
@@ -604,37 +607,6 @@ class Training:
                     else:
                         shards = [data for _ in range(count)]
         return self._Data(channels, shards, sharded, total, total * scale, scale)
-
-    def _keys(self, job, principal, data_type: str, bucket: str, prefix: str, uri: str) -> list[tuple[str, str]]:
-        """(bucket, key) of every object a channel names: under a prefix, or listed by a manifest file."""
-        s3 = self._s3()
-        role = job.request["RoleArn"]
-        missing = (f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source. Please "
-                   f"ensure that the bucket exists in the selected region (us-east-1), that objects exist under that "
-                   f"S3 prefix, and that the role \"{role}\" has \"s3:ListBucket\" permissions on bucket \"{bucket}\".")
-        if bucket not in s3.buckets:
-            raise _Failed(missing)
-        if data_type == "ManifestFile":
-            d = s3.authorize(principal, "s3:GetObject", bucket, prefix)
-            if not d.allowed:
-                raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
-                              f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{bucket}/{prefix} "
-                              f"because {d.reason} the s3:GetObject action")
-            try:
-                manifest = json.loads(s3.get(bucket, prefix).data)
-                base_bucket, base = parse_uri(manifest[0]["prefix"])
-                return [(base_bucket, base + rel) for rel in manifest[1:]]
-            except (ServiceError, ValueError, KeyError, IndexError, TypeError):
-                raise _Failed(f"ClientError: The manifest file {uri} is not a valid SageMaker manifest.") from None
-        d = s3.authorize(principal, "s3:ListBucket", bucket)
-        if not d.allowed:
-            raise _Failed(f"ClientError: Data download failed: AccessDenied (403): User: {principal} is not "
-                          f"authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{bucket} because "
-                          f"{d.reason} the s3:ListBucket action")
-        keys = [(bucket, k) for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
-        if not keys:
-            raise _Failed(missing)
-        return keys
 
     # -- training, checkpoints, artifacts ----------------------------------------------
     def _new_trainer(self, job: TrainingJob, runner, data) -> Trainer:

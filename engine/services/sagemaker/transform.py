@@ -45,6 +45,7 @@ from engine.algorithms.readers import media_type
 from engine.errors import ServiceError, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
+from engine.services.sagemaker import inputs
 from engine.services.sagemaker.jsonpath import JsonPath, JsonPathError, parse
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -249,32 +250,11 @@ class Transform:
 
     def _objects(self, req: dict, role: str | None) -> list[tuple[str, str, str]]:
         """(bucket, key, name relative to the input prefix) of every input object; _Failed if none."""
-        s3 = self._s3()
         src = req["TransformInput"]["DataSource"]["S3DataSource"]
-        uri = src["S3Uri"]
-        bucket, prefix = parse_uri(uri)
-        missing = (f"No S3 objects found under S3 URL \"{uri}\" given in input data source. Please ensure that the "
-                   f"bucket exists in the selected region ({self.world.region}), that objects exist under that S3 "
-                   f"prefix, and that the role \"{role or 'of the model'}\" has \"s3:ListBucket\" permissions on "
-                   f"bucket \"{bucket}\".")
-        if bucket not in s3.buckets:
-            raise _Failed(missing)
-        if src["S3DataType"] == "ManifestFile":
-            try:
-                manifest = json.loads(s3.get(bucket, prefix).data)
-                base_bucket, base = parse_uri(manifest[0]["prefix"])
-                out = [(base_bucket, base + rel, rel) for rel in manifest[1:]]
-            except (ServiceError, ValueError, KeyError, IndexError, TypeError):
-                raise _Failed(f"The manifest file {uri} is not a valid SageMaker manifest: expected "
-                              "[{\"prefix\": \"s3://bucket/prefix/\"}, \"relative/key\", ...].") from None
-            if not out:
-                raise _Failed(missing)
-            return out
-        base = prefix[:prefix.rfind("/") + 1]  # names are relative to the prefix's "directory"
-        keys = [k for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
-        if not keys:
-            raise _Failed(missing)
-        return [(bucket, k, k[len(base):]) for k in keys]
+        try:
+            return inputs.list_objects(self._s3(), src["S3Uri"], src["S3DataType"], role, self.world.region)
+        except inputs.InputError as e:
+            raise _Failed(str(e)) from None
 
     # -- API -----------------------------------------------------------------------------------
     def create_transform_job(self, req: dict, call) -> dict:
