@@ -59,8 +59,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec
 from engine.algorithms.readers import check_content_type, instance_shards, media_type, read_labelled_text
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "blazingtext"
 CONTENT_TYPES = ("application/x-text", "text/plain")

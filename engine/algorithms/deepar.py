@@ -71,8 +71,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, invalid_error
 from engine.algorithms.readers import check_content_type, instance_shards, read_jsonlines
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "forecasting-deepar"
 MAX_WINDOWS = 20_000

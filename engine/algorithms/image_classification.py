@@ -73,8 +73,8 @@ from engine.algorithms.readers import (
     read_csv,
     read_lst_images,
 )
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "image-classification"
 IMAGE_TYPES = ("application/x-image", "image/png", "image/jpeg")

@@ -63,16 +63,13 @@ def body_text(body: bytes) -> str:
         raise ValueError("request body is not UTF-8 text") from None
 
 
-def _check_width(x: np.ndarray, n_features: int | None, pad_missing: bool = False) -> np.ndarray:
+def _check_width(x: np.ndarray, n_features: int | None) -> np.ndarray:
     if n_features is None or x.shape[1] == n_features:
         return x
-    if pad_missing and x.shape[1] < n_features:
-        return np.hstack([x, np.full((x.shape[0], n_features - x.shape[1]), np.nan)])
     raise ValueError(f"each record must have {n_features} features, got {x.shape[1]}")
 
 
-def csv_rows(body: bytes, n_features: int | None = None, *, allow_missing: bool = False,
-             pad_missing: bool = False) -> np.ndarray:
+def csv_rows(body: bytes, n_features: int | None = None, *, allow_missing: bool = False) -> np.ndarray:
     """Rows of a text/csv body (features only); ValueError naming the first bad line."""
     text = body_text(body)
     if not text.strip():
@@ -84,7 +81,7 @@ def csv_rows(body: bytes, n_features: int | None = None, *, allow_missing: bool 
             raise ValueError
     except ValueError:
         x = _csv_rows_slow(text, allow_missing)
-    return _check_width(x, n_features, pad_missing)
+    return _check_width(x, n_features)
 
 
 def _csv_rows_slow(text: str, allow_missing: bool) -> np.ndarray:
@@ -212,15 +209,14 @@ def _to_matrix(records: list[list], n_features: int | None) -> np.ndarray:
 
 def rows_from_body(body: bytes, content_type: str | None, n_features: int | None, *,
                    supported: tuple[str, ...] = ("text/csv", "application/json", "application/jsonlines"),
-                   default: str = "text/csv", index_base: int = 1, allow_missing: bool = False,
-                   pad_missing: bool = False) -> np.ndarray:
+                   default: str = "text/csv", index_base: int = 1, allow_missing: bool = False) -> np.ndarray:
     """Feature rows from a request body of any supported content type."""
     mime, _ = media_type(content_type)
     mime = mime or default
     if mime not in supported:
         raise ValueError(f"content type '{content_type}' is not supported; supported: {', '.join(supported)}")
     if mime == "text/csv":
-        return csv_rows(body, n_features, allow_missing=allow_missing, pad_missing=pad_missing)
+        return csv_rows(body, n_features, allow_missing=allow_missing)
     if mime == "text/libsvm":
         if n_features is None:
             raise ValueError("libsvm input needs the model's feature count")

@@ -47,8 +47,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, missing_error
 from engine.algorithms.readers import check_content_type, instance_shards, label_size, read_csv
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "knn"
 
@@ -78,7 +78,7 @@ class KNN(Algorithm):
         processors=frozenset({"cpu", "gpu"}),
         gpu_accelerated=False,
         incremental=False,
-        content_types=("text/csv",),
+        content_types=("text/csv", "text/csv;label_size=1"),
         default_content_type="text/csv",
         required_channels=("train",),
         optional_channels=("test",),

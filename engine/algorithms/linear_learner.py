@@ -68,8 +68,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec, missing_error
 from engine.algorithms.readers import check_content_type, instance_shards, media_type, read_csv
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "linear-learner"
 LOSSES = ("auto", "logistic", "squared_loss", "absolute_loss", "hinge_loss", "eps_insensitive_squared_loss",
@@ -132,7 +132,7 @@ class LinearLearner(Algorithm):
         processors=frozenset({"cpu", "gpu"}),
         gpu_accelerated=False,
         incremental=False,
-        content_types=("text/csv",),
+        content_types=("text/csv", "text/csv;label_size=1"),
         default_content_type="text/csv",
         required_channels=("train",),
         optional_channels=("validation", "test"),
@@ -291,8 +291,10 @@ class LinearLearnerTrainer(PickledState, Trainer):
         loss = "hinge" if hp["loss"] == "hinge_loss" else "log_loss"
         weight = hp["positive_example_weight_mult"]
         class_weight: Any = None
-        if self.pt == "binary_classifier" and weight == "auto":
-            class_weight = "balanced"
+        if self.pt == "binary_classifier" and weight == "auto":  # balanced (partial_fit cannot compute it)
+            n1 = float(np.sum(self.y_train == 1))
+            n0 = float(len(self.y_train)) - n1
+            class_weight = {0.0: len(self.y_train) / (2 * n0), 1.0: len(self.y_train) / (2 * n1)}
         elif self.pt == "binary_classifier" and weight != 1.0:
             class_weight = {1.0: weight}
         return SGDClassifier(loss=loss, class_weight=class_weight, **common)
@@ -345,6 +347,8 @@ class LinearLearnerTrainer(PickledState, Trainer):
         return self.bad_epochs >= self.hp["early_stopping_patience"]
 
     def _objective(self, x: np.ndarray, y: np.ndarray) -> float:
+        if self.pt == "binary_classifier" and self.hp["loss"] != "hinge_loss":  # the per-epoch fast path
+            return metrics.logloss_from_raw(y, _decision(self.estimators[0], x))
         return _scores_and_loss(self.estimators[0], self.pt, self.hp, x, y, self.y_shift, self.y_scale)[1]
 
     def _full_metrics(self) -> dict[str, float]:
@@ -411,7 +415,7 @@ def _scores_and_loss(est: Any, pt: str, hp: dict[str, Any], x: np.ndarray, y: np
             loss = metrics.mse(y, scores)
     elif pt == "binary_classifier":
         loss = (float(np.mean(np.maximum(0, 1 - (2 * y - 1) * scores))) if hp["loss"] == "hinge_loss"
-                else metrics.logloss(y, scores))
+                else metrics.logloss_from_raw(y, _decision(est, x)))
     else:
         if hp["loss"] == "hinge_loss":  # one-vs-rest hinge, averaged over classes
             sign = np.where(np.arange(scores.shape[1])[None, :] == y[:, None], 1.0, -1.0)

@@ -45,8 +45,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec
 from engine.algorithms.readers import instance_shards, read_features
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "pca"
 
@@ -71,7 +71,7 @@ class PCA(Algorithm):
         processors=frozenset({"cpu", "gpu"}),
         gpu_accelerated=False,
         incremental=False,
-        content_types=("text/csv",),
+        content_types=("text/csv", "text/csv;label_size=0", "text/csv;label_size=1"),
         default_content_type="text/csv;label_size=0",
         required_channels=("train",),
         optional_channels=("test",),

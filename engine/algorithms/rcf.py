@@ -45,8 +45,8 @@ from engine.algorithms.base import (
 )
 from engine.algorithms.hyperparameters import Param, Spec
 from engine.algorithms.readers import check_content_type, instance_shards, label_size, read_csv, read_features
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 NAME = "randomcutforest"
 
@@ -70,7 +70,7 @@ class RandomCutForest(Algorithm):
         processors=frozenset({"cpu"}),
         gpu_accelerated=False,
         incremental=False,
-        content_types=("text/csv",),
+        content_types=("text/csv", "text/csv;label_size=0", "text/csv;label_size=1"),
         default_content_type="text/csv;label_size=0",
         required_channels=("train",),
         optional_channels=("test",),

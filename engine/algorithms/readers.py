@@ -121,7 +121,6 @@ def read_csv(
     labels: int = 1,
     allow_missing: bool = False,
     weights: bool = False,
-    label_dtype_int: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(X, y, w)`` from headerless CSV objects; ``y`` is None when ``labels`` is 0.
 
@@ -229,14 +228,13 @@ def read_libsvm(channel: ChannelData, *, n_features: int | None = None, index_ba
     where: list[tuple[str, int, str]] = []  # (key, line number, line) per record, for messages
     for key, text in _texts(channel):
         for number, line in enumerate(text.splitlines(), start=1):
-            s = line.strip()
+            s = line.strip().replace("\t", " ")
             if not s or s.startswith("#"):
                 continue
             head, _, rest = s.partition(" ")
             if ":" not in s and " " not in s and "\t" not in s and "," in s:
                 raise AlgorithmClientError(LIBSVM_DEFAULT_ERROR)
             labels.append(head)
-            rest = rest.replace("\t", " ")
             pieces.append(rest)
             counts.append(rest.count(":"))
             where.append((key, number, line))
@@ -515,8 +513,3 @@ def instance_shards(
         raise empty_error(channels["train"])
     return parts
 
-
-def stack_shards(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """Concatenate per-shard arrays column-wise consistent (same feature count)."""
-    return tuple(np.concatenate([p[i] for p in parts]) if parts[0][i] is not None else None
-                 for i in range(len(parts[0])))

@@ -37,10 +37,12 @@ plus auc and error for binary:logistic and merror/mlogloss for multiclass:
   rmse/mse, poisson-nloglik), which scikit-learn computes each round anyway;
   every train metric (auc, error, ...) on the last round of each ``fit_until``
   call, from one prediction pass. (Without a validation channel and with
-  early stopping, all train metrics are computed every round.) ``early_stopping_rounds`` stops when
-the last eval metric on the validation set (train set without one) has not
-improved for that many rounds, as ``xgboost.train`` does; the trainer then sets
-``stopped_early`` and lowers ``total_units`` to the rounds done.
+  early stopping, all train metrics are computed every round.)
+
+``early_stopping_rounds`` stops when the last eval metric on the validation set
+(the train set without one) has not improved for that many rounds, as
+``xgboost.train`` does; the trainer then sets ``stopped_early`` and lowers
+``total_units`` to the rounds done (the model keeps those rounds' trees).
 
 Multi-instance: distributed XGBoost (Rabit) sums the gradient histograms of all
 workers, so it grows the same trees as one worker holding the concatenated data;
@@ -85,8 +87,8 @@ from engine.algorithms.readers import (
     read_libsvm,
     read_parquet,
 )
+from engine.algorithms.runtime import model_method, trainer_method
 from engine.algorithms.serialization import PickledState, dumps, loads
-from engine.algorithms.threads import model_method, trainer_method
 
 try:  # scikit-learn's own thread count (private helper; any positive number works)
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads

@@ -92,3 +92,10 @@ def test_feature_dim_must_match():
     c = case("linear-learner")
     with pytest.raises(AlgorithmClientError, match="'feature_dim' is 5 but the training data has 30 features"):
         _train({**c.hp, "feature_dim": "5"}, c.channels)
+
+
+@pytest.mark.parametrize("weight", ["auto", "3"])
+def test_positive_example_weight_mult(weight):
+    c = case("linear-learner")
+    t, records = _train({**c.hp, "positive_example_weight_mult": weight}, c.channels)
+    assert records[-1].metrics["validation:recall"] > 0.9

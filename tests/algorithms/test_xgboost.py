@@ -154,3 +154,17 @@ def test_missing_values_and_short_rows_at_inference():
 def test_gblinear_is_refused_clearly():
     with pytest.raises(AlgorithmClientError, match="implements booster 'gbtree' only"):
         XGB.parse_hyperparameters({"num_round": "3", "booster": "gblinear"})
+
+
+def test_per_round_metrics_without_scikit_learn_private_api(monkeypatch):
+    from engine.algorithms.xgboost import _RawTracker
+
+    c = case("xgboost")
+    reference = trained("xgboost").records
+    # what happens when scikit-learn's per-iteration predictor is gone: the public staged API
+    monkeypatch.setattr(_RawTracker, "advance", lambda self, est, to: self._advance_public(est, to))
+    _, records = _train(c.hp, c.channels, seed=11)
+    for a, b in zip(records, reference):
+        assert a.metrics.keys() == b.metrics.keys()
+        for k in a.metrics:
+            assert a.metrics[k] == pytest.approx(b.metrics[k], rel=1e-9, abs=1e-12), k

@@ -197,3 +197,17 @@ def test_a_unit_gate_sees_each_round_in_virtual_time_and_can_stop_the_job(eng, s
     assert [u for u, _ in seen] == list(range(1, 11))
     assert seen[1][1] > seen[0][1]  # each round is seen at its own virtual instant
     assert d["ModelArtifacts"]["S3ModelArtifacts"].endswith("job-1/output/model.tar.gz")
+
+
+def test_early_stopping_ends_the_job_early_in_virtual_time_and_on_the_bill(eng, sm, s3):
+    eng.set_nominal_size(f"{DATA}/breast-cancer/", rows=2_000_000)
+    hp = {"objective": "binary:logistic", "num_round": "300", "max_depth": "3", "eta": "0.3", "eval_metric": "logloss"}
+    sm.create_training_job(**training_request(eng, name="full", hyperparameters=hp))
+    sm.create_training_job(**training_request(eng, name="early", hyperparameters={**hp, "early_stopping_rounds": "5"}))
+    full, early = wait(sm, "full"), wait(sm, "early")
+    rounds = [int(line.split("round=")[1].split()[0]) for line in eng.logs_for("/aws/sagemaker/TrainingJobs", "early/")
+              if "#metrics round=" in line]
+    assert max(rounds) < 300
+    assert early["TrainingTimeInSeconds"] < full["TrainingTimeInSeconds"] * max(rounds) / 300 + 200
+    [f], [e] = eng.bill().for_resource("/full"), eng.bill().for_resource("/early")
+    assert e.amount < f.amount

@@ -65,6 +65,7 @@ class _Run:
     ran: float = 0.0  # instance seconds used by earlier attempts (MaxRuntime counts them)
     data: Any = None
     trainer: Trainer | None = None
+    start_state: bytes | None = None  # the checkpoint this attempt started from
 
 
 @dataclass
@@ -90,6 +91,8 @@ class TrainingJob:
     in_training_since: float | None = None
     units_done: int = 0
     units_total: int = 0
+    unit_name: str = "epoch"
+    in_training_phase: bool = False
     resumed_from: int | None = None
     discount: float = 0.0
     stop_requested: bool = False
@@ -394,14 +397,16 @@ class Training:
                         raise
                 attempt.ended_at = self.clock.seconds
                 run.ran += attempt.running_seconds
-                unit = f"{run.trainer.unit_name} {run.trainer.done_units}" if run.trainer else "start-up"
+                training = job.units_total > 0 and job.in_training_phase
+                unit = f"{job.unit_name} {job.units_done}" if training else "start-up (before training)"
                 if run.trainer is not None:
                     self._checkpoint(job, runner, run.trainer)
                 self._transition(job, "Interrupted",
                                  "Spot capacity was reclaimed; the job restarts when capacity returns.")
                 self._log(job, f"Spot interruption at {unit}")
-                total = f" of {run.trainer.total_units}" if run.trainer else ""
+                total = f" of {job.units_total}" if training else ""
                 self.world.event(job.arn, "spot", f"Spot capacity reclaimed at {unit}{total}")
+                job.in_training_phase = False
                 run.trainer = None  # the instances and their memory are gone
                 yield env.timeout(self.world.spot.reacquire_delay(job.instance_type, job.name, attempt.number))
         except simpy.Interrupt as intr:
@@ -462,17 +467,18 @@ class Training:
                 share = f"; {len(data.shards[host - 1].objects)} train object(s) ({mode})"
             self._log(job, f"algo-{host} of {count} ({job.instance_type}): starting training for "
                            f"{trainer.total_units} {trainer.unit_name}{plural}{share}", instance=host)
+        run.start_state = None
         if job.request.get("CheckpointConfig") and runner.capabilities.checkpointing:
-            resumed = self._restore_checkpoint(job, runner, trainer)
+            resumed = self._restore_checkpoint(job, runner, trainer, run)
             if resumed:
                 self._log(job, f"Resuming from checkpoint at {trainer.unit_name} {resumed}")
                 self.world.event(job.arn, "spot", f"Resumed from checkpoint at {trainer.unit_name} {resumed}")
-        job.units_done, job.units_total = trainer.done_units, trainer.total_units
+        job.units_done, job.units_total, job.unit_name = trainer.done_units, trainer.total_units, trainer.unit_name
+        job.in_training_phase = True
         per_unit = timing.unit_seconds(trainer.work_per_unit(), data.scale, spec, count, data.sharded,
                                        runner.capabilities.gpu_accelerated, streaming)
-        remaining = trainer.total_units - trainer.done_units
         budget = run.max_run - run.ran - (self.clock.seconds - attempt.acquired_at)
-        planned = remaining * per_unit
+        first = trainer.done_units
         t0 = job.in_training_since = self.clock.seconds
         if job.spot:
             self._arm_injected(job, attempt.number)
@@ -484,26 +490,47 @@ class Training:
                     attempt.ended_at = self.clock.seconds
                     self._finish(job, "Stopped", "Stopped", "Training job stopped early by the tuning job")
                     return
+                records, planned = [], 0.0
             else:
+                # The real work first, so virtual time follows the units really trained (early stopping
+                # included); a reclaim or a stop mid-way re-trains up to the instant it lands.
+                records = trainer.fit_until(trainer.total_units)
+                planned = (trainer.done_units - first) * per_unit
                 yield env.timeout(max(0.0, min(planned, budget)))
-        except simpy.Interrupt:
-            units = min(remaining, int((self.clock.seconds - t0) // per_unit))
-            self._train_units(job, trainer, trainer.done_units + units, t0, per_unit)
+        except simpy.Interrupt as intr:
+            units = min(len(records), int((self.clock.seconds - t0) // per_unit)) if job.unit_gate is None else 0
+            if job.unit_gate is None:
+                kind = intr.cause.kind if isinstance(intr.cause, Reason) else "stop"
+                needs_model = kind == "stop" or (kind == "spot" and job.request.get("CheckpointConfig")
+                                                 and runner.capabilities.checkpointing)
+                run.trainer = self._retrained(job, runner, data, run, first + units) if needs_model else None
+                self._record(job, trainer.unit_name, records[:units], first, t0, per_unit)
             raise
         finally:
             job.training_status_seconds += self.clock.seconds - t0
             job.in_training_since = None
         if planned > budget:
-            self._train_units(job, trainer, trainer.done_units + min(remaining, int(budget // per_unit)), t0, per_unit)
+            units = int(budget // per_unit)
+            trainer = run.trainer = self._retrained(job, runner, data, run, first + units)
+            self._record(job, trainer.unit_name, records[:units], first, t0, per_unit)
             yield from self._upload(job, runner, trainer, spec)
             attempt.ended_at = self.clock.seconds
             self._finish(job, "Stopped", "MaxRuntimeExceeded", "Training job exceeded MaxRuntimeInSeconds provided")
             return
-        self._train_units(job, trainer, trainer.total_units, t0, per_unit)
+        self._record(job, trainer.unit_name, records, first, t0, per_unit)
         self._checkpoint(job, runner, trainer)
         yield from self._upload(job, runner, trainer, spec)
         attempt.ended_at = self.clock.seconds
         self._finish(job, "Completed", "Completed", "Training job completed")
+
+    def _retrained(self, job: TrainingJob, runner, data, run: _Run, units: int) -> Trainer:
+        """A trainer as it stood after ``units`` units: same start (checkpoint or scratch), same data."""
+        trainer = self._new_trainer(job, runner, data)
+        if run.start_state is not None:
+            trainer.restore(run.start_state)
+        if units > trainer.done_units:
+            trainer.fit_until(units)
+        return trainer
 
     def _gated(self, job: TrainingJob, trainer: Trainer, per_unit: float, budget: float, t0: float):
         """Train unit by unit, asking ``job.unit_gate(job, record)`` after each whether to go on.
@@ -617,9 +644,11 @@ class Training:
     def _train_units(self, job: TrainingJob, trainer: Trainer, until: int, t0: float, per_unit: float) -> None:
         """Really train up to ``until`` units; log and record each unit at its virtual instant."""
         first = trainer.done_units
-        if until <= first:
-            return
-        records = trainer.fit_until(until)
+        if until > first:
+            self._record(job, trainer.unit_name, trainer.fit_until(until), first, t0, per_unit)
+
+    def _record(self, job: TrainingJob, unit_name: str, records: list, first: int, t0: float, per_unit: float) -> None:
+        """Log each unit's metrics and put them on CloudWatch at the instant the unit ended."""
         job.unit_records.extend(records)
         cw = self._cw()
         host = f"{job.name}/algo-1"
@@ -627,10 +656,10 @@ class Training:
             at = t0 + (rec.unit - first) * per_unit
             if rec.metrics:
                 parts = " ".join(f"{k}={v:.6g}" for k, v in rec.metrics.items())
-                self._log(job, f"#metrics {trainer.unit_name}={rec.unit} {parts}", at=at)
+                self._log(job, f"#metrics {unit_name}={rec.unit} {parts}", at=at)
                 for k, v in rec.metrics.items():
                     cw.record(METRIC_NAMESPACE, k, v, {"Host": host}, at=self.clock.at(at))
-        job.units_done = trainer.done_units
+            job.units_done = rec.unit
 
     def _checkpoint_prefix(self, job: TrainingJob) -> tuple[str, str]:
         bucket, prefix = parse_uri(job.request["CheckpointConfig"]["S3Uri"])
@@ -655,7 +684,7 @@ class Training:
         self.world.event(job.arn, "checkpoint", f"Checkpoint written at {trainer.unit_name} {trainer.done_units}: "
                                                 f"s3://{bucket}/{key}")
 
-    def _restore_checkpoint(self, job: TrainingJob, runner, trainer: Trainer) -> int | None:
+    def _restore_checkpoint(self, job: TrainingJob, runner, trainer: Trainer, run: _Run) -> int | None:
         bucket, prefix = self._checkpoint_prefix(job)
         s3 = self._s3()
         if bucket not in s3.buckets:
@@ -671,6 +700,7 @@ class Training:
             self._log(job, f"Ignoring checkpoint: {e}")
             return None
         trainer.restore(payload)
+        run.start_state = payload
         job.resumed_from = trainer.done_units
         return trainer.done_units
 
