@@ -104,33 +104,41 @@ def raw_lda(eng):
 
 
 def raw_blazingtext(eng):
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import SGDClassifier
+    from sklearn.preprocessing import normalize
 
     lines = _lines(eng, "tickets/train/")
     y = [ln.split(" ", 1)[0] for ln in lines]
     docs = [ln.split(" ", 1)[1] for ln in lines]
-    x = TfidfVectorizer(use_idf=False).fit_transform(docs)
-    m = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.05, tol=None, shuffle=False, random_state=0)
+    vec = CountVectorizer(min_df=5, token_pattern=r"\S+")  # min_count 5, whitespace tokens
+    x = normalize(vec.fit_transform(docs).astype(float))
+    m = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.05, alpha=1e-6, tol=None, shuffle=False,
+                      random_state=0)
     for _ in range(5):
         m.partial_fit(x, y, classes=sorted(set(y)))
+    m.predict(normalize(vec.transform([ln.split(" ", 1)[1] for ln in _lines(eng, "tickets/validation/")]).astype(float)))
 
 
 def raw_deepar(eng):
+    from sklearn.linear_model import Ridge
     from sklearn.neural_network import MLPRegressor
 
     series = [json.loads(ln)["target"] for ln in _lines(eng, "timeseries/train/")]
     ctx, pred = 48, 24
     xs, ys = [], []
-    for s in series:
+    for s in series:  # every window position, as the built-in cuts them
         s = np.asarray(s)
-        for i in range(0, len(s) - ctx - pred, 4):
-            xs.append(s[i:i + ctx] / (s[i:i + ctx].mean() or 1))
-            ys.append(s[i + ctx:i + ctx + pred] / (s[i:i + ctx].mean() or 1))
+        for i in range(0, len(s) - ctx - pred + 1):
+            scale = np.abs(s[i:i + ctx]).mean() or 1.0
+            xs.append(s[i:i + ctx] / scale)
+            ys.append(s[i + ctx:i + ctx + pred] / scale)
     x, y = np.array(xs), np.array(ys)
-    m = MLPRegressor(hidden_layer_sizes=(40, 40), random_state=0, batch_size=32, shuffle=False)
+    residual = y - Ridge(alpha=1.0).fit(x, y).predict(x)
+    m = MLPRegressor(hidden_layer_sizes=(40, 40), learning_rate_init=0.001, random_state=0, batch_size=128,
+                     shuffle=False)
     for _ in range(10):
-        m.partial_fit(x, y)
+        m.partial_fit(x, residual)
 
 
 def raw_image(eng):
