@@ -211,3 +211,22 @@ def test_early_stopping_ends_the_job_early_in_virtual_time_and_on_the_bill(eng, 
     assert early["TrainingTimeInSeconds"] < full["TrainingTimeInSeconds"] * max(rounds) / 300 + 200
     [f], [e] = eng.bill().for_resource("/full"), eng.bill().for_resource("/early")
     assert e.amount < f.amount
+
+
+def test_incremental_training_continues_from_an_earlier_model(eng, sm, s3):
+    hp = {"num_classes": "10", "num_training_samples": "1259", "epochs": "3", "image_shape": "1,8,8"}
+    chans = [channel("train", f"{DATA}/digits/train/", "text/csv"), channel("validation", f"{DATA}/digits/validation/", "text/csv")]
+    sm.create_training_job(**training_request(eng, name="first", algorithm="image-classification", hyperparameters=hp,
+                                              channels=chans, instance_type="ml.p3.2xlarge"))
+    first = wait(sm, "first")
+    chans2 = chans + [channel("model", first["ModelArtifacts"]["S3ModelArtifacts"])]
+    sm.create_training_job(**training_request(eng, name="more", algorithm="image-classification", hyperparameters=hp,
+                                              channels=chans2, instance_type="ml.p3.2xlarge"))
+    more = wait(sm, "more")
+    acc = lambda d: [m["Value"] for m in d["FinalMetricDataList"] if m["MetricName"] == "validation:accuracy"][0]  # noqa: E731
+    assert more["TrainingJobStatus"] == "Completed" and acc(more) >= acc(first)
+    s3.put_object(Bucket="my-bucket", Key="junk/model.tar.gz", Body=b"not a model")
+    sm.create_training_job(**training_request(eng, name="bad", algorithm="image-classification", hyperparameters=hp,
+                                              channels=chans + [channel("model", "s3://my-bucket/junk/")],
+                                              instance_type="ml.p3.2xlarge"))
+    assert "The model channel must hold a model.tar.gz" in wait(sm, "bad")["FailureReason"]

@@ -615,6 +615,8 @@ class Training:
                     objects.append((key, s3.get(obj_bucket, key).data))
                 except ServiceError:
                     raise _Failed(f"ClientError: Data download failed: s3://{obj_bucket}/{key} does not exist") from None
+            if ch["ChannelName"] == "model":  # incremental training: an earlier model.tar.gz, verified
+                objects = [(key, self._model_payload(f"s3://{bucket}/{key}", body)) for key, body in objects]
             data = ChannelData(ch["ChannelName"], ch.get("ContentType"), objects)
             channels[ch["ChannelName"]] = data
             size = sum(len(b) for _, b in objects)
@@ -634,6 +636,14 @@ class Training:
                     else:
                         shards = [data for _ in range(count)]
         return self._Data(channels, shards, sharded, total, total * scale, scale)
+
+    @staticmethod
+    def _model_payload(uri: str, body: bytes) -> bytes:
+        try:
+            _, payload, _ = artifacts.unpack(body, uri)
+        except artifacts.ArtifactError as e:
+            raise _Failed(f"ClientError: The model channel must hold a model.tar.gz this engine trained: {e}") from None
+        return payload
 
     # -- training, checkpoints, artifacts ----------------------------------------------
     def _new_trainer(self, job: TrainingJob, runner, data) -> Trainer:
