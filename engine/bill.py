@@ -114,11 +114,21 @@ class Ledger:
     def __init__(self, clock):
         self._clock = clock
         self._lines: list[LineItem] = []
+        self._keyed: dict[tuple, int] = {}
         self._meters: dict[int, _Meter] = {}
         self._next = 0
 
     def add(self, item: LineItem) -> None:
         self._lines.append(item)
+
+    def upsert(self, key: tuple, item: LineItem) -> None:
+        """Add a line, or replace the line added earlier under ``key`` (usage that accrues, e.g. per day)."""
+        index = self._keyed.get(key)
+        if index is None:
+            self._keyed[key] = len(self._lines)
+            self._lines.append(item)
+        else:
+            self._lines[index] = item
 
     def start_meter(self, resource_arn: str, service: str, usage_type: str, hourly_price: Decimal,
                     pricing_model: str, instance_type: str | None = None, instance_count: int = 1,

@@ -111,3 +111,46 @@ def model_latency_ms(body_bytes: int, containers: int, spec: InstanceSpec) -> fl
 def overhead_ms(u: float) -> float:
     lo, hi = OVERHEAD_MS
     return lo + (hi - lo) * u
+
+
+# -- serverless, asynchronous and auto scaling ------------------------------------------------
+SERVERLESS_IDLE_SECONDS = 600.0  # a serverless variant idle this long is cold again
+COLD_START_SECONDS = (1.0, 3.0)  # at 1 GB of memory; the upper bound falls 0.3 s per extra GB
+COLD_START_FALL_PER_GB = 0.3
+SERVERLESS_GB_PER_SPEED = 2.0  # a serverless container of 2 GB computes like one ml.m5 (speed 1.0)
+ASYNC_IO_SECONDS = 0.2  # an async request's own S3 round trips (read the input, write the output)
+ENDPOINT_SETUP_SECONDS = 180.0  # model download + container start + health checks after launch
+SERVERLESS_CREATE_SECONDS = (60.0, 120.0)  # CreateEndpoint of a serverless endpoint (no instance to launch)
+
+
+def serverless_latency_ms(body_bytes: int, containers: int, memory_mb: int) -> float:
+    """ModelLatency of one request on a serverless container: compute scales with its memory."""
+    speed = max(memory_mb / 1024 / SERVERLESS_GB_PER_SPEED, 0.1)
+    return containers * (CONTAINER_MS + body_bytes / BYTES_PER_MS / speed)
+
+
+def billed_ms(latency_ms: float) -> int:
+    """Serverless compute is billed per started millisecond of the request's processing."""
+    return max(1, math.ceil(latency_ms))
+
+
+def cold_start_seconds(memory_mb: int, u: float) -> float:
+    """ModelSetupTime of a cold start for a draw ``u`` in [0, 1): 1-3 s at 1 GB, quicker with more memory."""
+    lo, hi = COLD_START_SECONDS
+    hi = max(lo, hi - COLD_START_FALL_PER_GB * (memory_mb / 1024 - 1))
+    return round(lo + (hi - lo) * u, 3)
+
+
+def async_seconds(payload_bytes: int, model_ms: float, spec: InstanceSpec) -> float:
+    """Processing time of one async request on an instance: S3 in and out, then the model."""
+    return ASYNC_IO_SECONDS + 2 * payload_bytes / bandwidth_bytes(spec) + model_ms / 1000
+
+
+def scale_out_seconds(spec: InstanceSpec, u: float) -> float:
+    """From a scale-out decision to new instances serving: launch, model download, health checks."""
+    return provision_seconds(spec, u) + ENDPOINT_SETUP_SECONDS
+
+
+def serverless_create_seconds(u: float) -> float:
+    lo, hi = SERVERLESS_CREATE_SECONDS
+    return float(round(lo + (hi - lo) * u))
