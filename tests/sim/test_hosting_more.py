@@ -49,6 +49,20 @@ def test_inference_pipeline_chains_real_containers(eng, sm, s3):
     chained = rt.invoke_endpoint(EndpointName="pipe-ep", ContentType="text/csv", Accept="application/json",
                                  Body=sample)["Body"].read()
     assert json.loads(chained) == json.loads(direct)  # raw rows -> PCA -> K-Means == K-Means on PCA's output
+    # The same pipeline in batch transform gives the endpoint's answers, row for row.
+    s3.put_object(Bucket="my-bucket", Key="batch/in.csv", Body=sample)
+    sm.create_transform_job(TransformJobName="pipe-batch", ModelName="pipe",
+                            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                                            "S3Uri": "s3://my-bucket/batch/"}},
+                                            "ContentType": "text/csv", "SplitType": "Line"},
+                            TransformOutput={"S3OutputPath": "s3://my-bucket/batch-out", "Accept": "text/csv",
+                                             "AssembleWith": "Line"},
+                            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="pipe-batch")
+    batch = s3.get_object(Bucket="my-bucket", Key="batch-out/in.csv.out")["Body"].read()
+    online = rt.invoke_endpoint(EndpointName="pipe-ep", ContentType="text/csv", Accept="text/csv",
+                                Body=sample)["Body"].read()
+    assert batch.split() == online.split()
     # A pipeline costs nothing extra: one hosting line per endpoint, priced by its instances only.
     eng.advance(3600)
     [pipe], [km] = eng.bill().for_resource("endpoint/pipe-ep"), eng.bill().for_resource("endpoint/km-ep")
