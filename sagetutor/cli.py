@@ -23,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
                                           "(exit 0 only if all are valid)")
     val.add_argument("paths", nargs="+", metavar="PATH", help="pack files, or folders of *.yaml packs")
     val.add_argument("--simulate", action="store_true",
-                     help="also run every option's plan and check the answer key (not available yet)")
+                     help="also run every option's plan on the engine (every params variant, at the pack seed and "
+                          "the two after it) and check the answer key against the question's own requirements")
     val.add_argument("-q", "--quiet", action="store_true", help="print problems only")
 
     pack = sub.add_parser("pack", help="author packs")
@@ -51,11 +52,53 @@ def _pack_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
     return files, missing
 
 
+def _question_paths(pack) -> dict[str, tuple]:
+    """Question id -> its path in the file (``("questions", i)`` or a case study's child's)."""
+    out: dict[str, tuple] = {}
+    for i, q in enumerate(pack.questions):
+        out[q.id] = ("questions", i)
+        for j, c in enumerate(getattr(q, "questions", None) or []):
+            out[c.id] = ("questions", i, "questions", j)
+    return out
+
+
+def _mark(marks: dict, path: tuple) -> tuple[int, int]:
+    while path:
+        if path in marks:
+            return marks[path]
+        path = path[:-1]
+    return marks.get((), (1, 1))
+
+
+def _simulate(path: Path, result) -> tuple[list[str], list[str]]:
+    """Problems and warnings (``file:line:column: message``) from running every plan of a valid pack."""
+    from sagetutor.quiz.cache import content_hash
+    from sagetutor.quiz.runtime import QuizRuntime, check_answer_key
+
+    pack = result.pack
+    rt = QuizRuntime(pack, content_hash(path.read_bytes()), source=str(path))
+    seed = pack.pack.seed
+    seeds = [seed, seed + 1, seed + 2]
+    qpaths = _question_paths(pack)
+    problems: list[str] = []
+    warnings: list[str] = []
+    for item in pack.items():
+        qpath = qpaths.get(item.id, ())
+        option_index = {o.id: k for k, o in enumerate(getattr(item, "options", []))}
+        for p in check_answer_key(rt, item.id, seeds):
+            where = qpath
+            if p.option in option_index:
+                where = (*qpath, "options", option_index[p.option])
+            line, col = _mark(result.marks, where)
+            text = f"{path}:{line}:{col}: question {item.id}: {p.message}"
+            if p.warning:
+                warnings.append(f"{path}:{line}:{col}: warning: question {item.id}: {p.message}")
+            else:
+                problems.append(text)
+    return problems, warnings
+
+
 def _validate(args: argparse.Namespace) -> int:
-    if args.simulate:
-        print("sagetutor validate --simulate: not available yet (running plans on the engine comes with the "
-              "quiz runtime); run `sagetutor validate` without --simulate to check the format", file=sys.stderr)
-        return 2
     from sagetutor.packs import load_file
 
     files, missing = _pack_paths(args.paths)
@@ -67,11 +110,26 @@ def _validate(args: argparse.Namespace) -> int:
         result = load_file(f)
         for problem in result.problems:
             print(problem)
+        warnings: list[str] = []
+        if result.ok and args.simulate:
+            simulated, warnings = _simulate(Path(f), result)
+            for line in warnings:
+                print(line)
+            if simulated:
+                for line in simulated:
+                    print(line)
+                bad += 1
+                problems += len(simulated)
+                continue
         if result.ok:
             if not args.quiet:
                 assert result.pack is not None
                 items = result.pack.items()
-                print(f"{f}: ok, {len(items)} question{'s' if len(items) != 1 else ''}")
+                what = "answer keys confirmed on the engine" if args.simulate else ""
+                if warnings:
+                    what += f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''}: plans not simulated)"
+                print(f"{f}: ok, {len(items)} question{'s' if len(items) != 1 else ''}"
+                      + (f"; {what}" if what else ""))
         else:
             bad += 1
             problems += len(result.problems)

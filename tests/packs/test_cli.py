@@ -38,11 +38,9 @@ def test_validate_the_whole_corpus_fails(capsys):
     assert "ok," not in out and len(out.splitlines()) >= len(BROKEN)
 
 
-def test_validate_missing_path_and_simulate(capsys, tmp_path):
+def test_validate_missing_path(capsys, tmp_path):
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 1
     assert "no such file or folder" in capsys.readouterr().out
-    assert main(["validate", "--simulate", str(STARTER)]) == 2
-    assert "not available yet" in capsys.readouterr().err
 
 
 def test_pack_new_writes_the_starter_and_never_overwrites(capsys, tmp_path):

@@ -1,0 +1,212 @@
+"""Tuning strategies compared: jobs needed to get within 1% of the best objective found.
+
+Two problems where hyperparameters matter, each a seeded synthetic binary classification set with
+label noise (sklearn.datasets.make_classification), uploaded as CSV to the engine's S3:
+
+* xgboost: validation:logloss (Minimize) over wide log-scaled eta, min_child_weight, lambda and an
+  integer max_depth;
+* linear-learner: validation:objective_loss (Minimize) over log-scaled learning_rate, wd and l1.
+
+For every problem and seed, each strategy gets the same budget of training jobs, one at a time:
+the engine's Bayesian and Random tuning jobs (MaxParallelTrainingJobs=1, RandomSeed=seed), and
+Optuna's default TPE sampler driving the same engine training jobs (Optuna asks, the script runs
+CreateTrainingJob with those hyperparameters and tells Optuna the job's final metric). The target
+of a problem is the best objective ANY strategy found for it in the whole run; a run's score is
+the number of training jobs (in creation order) it needed to come within 1% (relative) of the
+target, budget + 1 when it never did.
+
+    python benchmarks/tuning_strategies.py [--seeds 5] [--jobs 30] [--problems xgboost,linear-learner]
+
+Needs optuna (``pip install optuna``); it is not a dependency of SageTutor. Target: Bayesian needs
+at most 60% of Random's jobs on average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import Engine  # noqa: E402
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
+BUCKET = "bench"
+STRATEGIES = ("Bayesian", "Random", "TPE")
+
+
+def _log(name: str, low: float, high: float) -> dict:
+    return {"Name": name, "MinValue": repr(low), "MaxValue": repr(high), "ScalingType": "Logarithmic"}
+
+
+PROBLEMS = {
+    "xgboost": {
+        "data": dict(n_samples=8000, n_features=20, n_informative=6, n_redundant=4, flip_y=0.1, class_sep=0.7,
+                     random_state=11),
+        "train_rows": 2000,
+        "static": {"objective": "binary:logistic", "num_round": "60", "eval_metric": "logloss"},
+        "metric": "validation:logloss",
+        "ranges": {"ContinuousParameterRanges": [_log("eta", 0.001, 1.0), _log("min_child_weight", 0.1, 300.0),
+                                                 _log("lambda", 0.001, 1000.0)],
+                   "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "10",
+                                               "ScalingType": "Linear"}]},
+    },
+    "linear-learner": {
+        "data": dict(n_samples=6400, n_features=120, n_informative=6, n_redundant=2, flip_y=0.05, class_sep=0.8,
+                     random_state=12),
+        "train_rows": 400,
+        "static": {"predictor_type": "binary_classifier", "epochs": "8", "mini_batch_size": "200"},
+        "metric": "validation:objective_loss",
+        "ranges": {"ContinuousParameterRanges": [_log("learning_rate", 1e-4, 1.0), _log("wd", 1e-6, 1.0),
+                                                 _log("l1", 1e-6, 1.0)]},
+    },
+}
+
+
+def _upload(eng: Engine, problem: str) -> None:
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(**PROBLEMS[problem]["data"])
+    rows = np.column_stack([y, x])
+    cut = PROBLEMS[problem]["train_rows"]  # the rest validates: a large validation set makes the objective a
+    # smooth function of the hyperparameters rather than of which few rows a model happens to get right
+    s3 = eng.client("s3")
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    for part, data in (("train", rows[:cut]), ("validation", rows[cut:])):
+        buf = io.StringIO()
+        np.savetxt(buf, data, delimiter=",", fmt="%.6g")
+        s3.put_object(Bucket=BUCKET, Key=f"{problem}/{part}/data.csv", Body=buf.getvalue().encode())
+
+
+def _definition(eng: Engine, problem: str) -> dict:
+    chans = [{"ChannelName": c, "ContentType": "text/csv",
+              "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{problem}/{c}/"}}}
+             for c in ("train", "validation")]
+    return {"StaticHyperParameters": dict(PROBLEMS[problem]["static"]),
+            "AlgorithmSpecification": {"TrainingImage": eng.image_uri(problem), "TrainingInputMode": "File"},
+            "RoleArn": ROLE, "InputDataConfig": chans,
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 7200}}
+
+
+def engine_strategy(eng: Engine, problem: str, strategy: str, seed: int, jobs: int) -> list[float]:
+    """Objective of each child of an engine tuning job, in creation order (nan when none)."""
+    sm = eng.client("sagemaker")
+    name = f"{problem[:2]}-{strategy[:3].lower()}-{seed}"
+    cfg = {"Strategy": strategy, "RandomSeed": seed,
+           "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": PROBLEMS[problem]["metric"]},
+           "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": 1},
+           "ParameterRanges": PROBLEMS[problem]["ranges"]}
+    sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                         TrainingJobDefinition=_definition(eng, problem))
+    eng.run_until_idle()
+    pages = sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+    out = []
+    for page in pages.paginate(HyperParameterTuningJobName=name, SortBy="CreationTime", SortOrder="Ascending"):
+        for s in page["TrainingJobSummaries"]:
+            out.append(s.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value", float("nan")))
+    return out
+
+
+def tpe_strategy(eng: Engine, problem: str, seed: int, jobs: int) -> list[float]:
+    """Optuna's default TPE sampler asking, engine training jobs answering."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sm = eng.client("sagemaker")
+    ranges = PROBLEMS[problem]["ranges"]
+    metric = PROBLEMS[problem]["metric"]
+    definition = _definition(eng, problem)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    out = []
+    for n in range(1, jobs + 1):
+        trial = study.ask()
+        hp = dict(definition["StaticHyperParameters"])
+        for r in ranges.get("ContinuousParameterRanges", []):
+            hp[r["Name"]] = repr(trial.suggest_float(r["Name"], float(r["MinValue"]), float(r["MaxValue"]),
+                                                     log=r["ScalingType"] == "Logarithmic"))
+        for r in ranges.get("IntegerParameterRanges", []):
+            hp[r["Name"]] = str(trial.suggest_int(r["Name"], int(r["MinValue"]), int(r["MaxValue"]),
+                                                  log=r["ScalingType"] == "Logarithmic"))
+        name = f"{problem[:2]}-tpe-{seed}-{n:03d}"
+        sm.create_training_job(TrainingJobName=name, RoleArn=ROLE, HyperParameters=hp,
+                               AlgorithmSpecification=definition["AlgorithmSpecification"],
+                               InputDataConfig=definition["InputDataConfig"],
+                               OutputDataConfig=definition["OutputDataConfig"],
+                               ResourceConfig=definition["ResourceConfig"],
+                               StoppingCondition=definition["StoppingCondition"])
+        eng.run_until_idle()
+        d = sm.describe_training_job(TrainingJobName=name)
+        values = {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", [])}
+        value = values.get(metric, float("nan"))
+        out.append(value)
+        if np.isfinite(value):
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return out
+
+
+def jobs_to_target(values: list[float], target: float, budget: int) -> int:
+    """1-based index of the first job within 1% (relative) of ``target`` (minimisation), else budget + 1."""
+    for i, v in enumerate(values, start=1):
+        if np.isfinite(v) and v <= target + 0.01 * abs(target):
+            return i
+    return budget + 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=30)
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    args = ap.parse_args()
+    problems = [p for p in args.problems.split(",") if p]
+    runs: dict[tuple[str, str, int], list[float]] = {}
+    t0 = time.perf_counter()
+    for problem in problems:
+        for seed in range(1, args.seeds + 1):
+            eng = Engine(seed=seed)
+            _upload(eng, problem)
+            for strategy in STRATEGIES:
+                t = time.perf_counter()
+                if strategy == "TPE":
+                    values = tpe_strategy(eng, problem, seed, args.jobs)
+                else:
+                    values = engine_strategy(eng, problem, strategy, seed, args.jobs)
+                runs[(problem, strategy, seed)] = values
+                print(f"  {problem:15s} seed {seed} {strategy:8s} best {np.nanmin(values):.5f}  "
+                      f"({time.perf_counter() - t:.1f} s)", file=sys.stderr)
+    print(f"\n{len(runs)} runs of {args.jobs} training jobs in {time.perf_counter() - t0:.0f} s wall time\n")
+    print("| Problem | Target (best found) | Bayesian | Random | TPE (Optuna) | Bayesian / Random |")
+    print("|---|---|---|---|---|---|")
+    ratios = []
+    for problem in problems:
+        target = min(np.nanmin(v) for (p, _, _), v in runs.items() if p == problem)
+        cells, means = [], {}
+        for strategy in STRATEGIES:
+            counts = [jobs_to_target(runs[(problem, strategy, s)], target, args.jobs)
+                      for s in range(1, args.seeds + 1)]
+            means[strategy] = statistics.mean(counts)
+            missed = sum(c > args.jobs for c in counts)
+            cells.append(f"{means[strategy]:.1f}" + (f" ({missed} missed)" if missed else ""))
+        ratio = means["Bayesian"] / means["Random"]
+        ratios.append(ratio)
+        print(f"| {problem} | {target:.5f} | {' | '.join(cells)} | {ratio:.2f} |")
+    overall = statistics.mean(ratios)
+    print(f"\nMean jobs to within 1% of the target over {args.seeds} seeds; a run that never got there counts "
+          f"{args.jobs + 1} ('missed'). Bayesian / Random averaged over problems: {overall:.2f} "
+          f"(target <= 0.60: {'met' if overall <= 0.60 and all(r <= 0.60 for r in ratios) else 'NOT met'}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,537 @@
+"""Fitted models shared across fresh engines: the quiz runtime's process-wide training memo.
+
+Every option of a question runs on a fresh ``Engine(seed)``, and the options of a question
+usually train the *same* model: Spot or on-demand, one instance type or another, the
+algorithm sees the same hyperparameters, the same bytes and the same seed, so it computes
+the same trees. Training is the costly part of a run, so the runtime trains each distinct
+model once per process and replays it in every other engine.
+
+How: while ``active()`` is in force (the runner enters it around a plan), every built-in
+algorithm's ``trainer(...)`` returns a ``MemoTrainer`` that honours the engine's Trainer
+protocol (``engine/algorithms/base.py``: ``fit_until``, ``state``, ``restore``,
+``final_metrics``, ``model``, ``work_per_unit``, ``total_units``, ``done_units``,
+``stopped_early``) and is keyed by
+
+    (algorithm, parsed hyperparameters, each channel's object keys and bytes digests,
+     the sharding, the trainer seed, the instance count).
+
+* The first trainer with a key trains for real (it *is* the real trainer, wrapped) and, when
+  it has gone from scratch to its last unit without a restore, is remembered: every unit's
+  record, the final metrics, the model, the work per unit.
+* A later trainer with the same key replays: ``fit_until`` hands back the recorded units,
+  ``model()`` and ``final_metrics()`` the recorded results. What the record does not hold - a
+  checkpoint's bytes after unit n, a model stopped at unit n (MaxRuntimeExceeded, a tuning
+  job's early stop) - is computed by a real trainer brought to unit n from scratch, once per
+  (key, n) in the process, so a replay is byte-for-byte what a real trainer gives. A
+  ``restore`` of a state the memo did not make switches the trainer to a real one.
+
+Nothing here changes what an engine computes; it only avoids computing it twice. Outside
+``active()`` (the engine's own tests, the demo) the built-ins behave exactly as before.
+The hook is installed on the ``engine.algorithms.BUILTINS`` instances (an instance
+attribute ``trainer`` that shadows the class method), the smallest seam the engine offers;
+an engine-side ``Trainer`` cache keyed the same way would make it unnecessary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Remembered trainings per process (each holds its model and the real trainer's data).
+MAX_ENTRIES = 128
+#: Digests of channel objects, by the identity of their bytes (the dataset bucket's objects are
+#: shared by every engine, so the same ``bytes`` object comes back run after run).
+MAX_DIGESTS = 20_000
+
+_active: contextvars.ContextVar[bool] = contextvars.ContextVar("sagetutor_quiz_shared", default=False)
+_lock = threading.RLock()
+_installed = False
+
+
+@dataclass
+class Stats:
+    """What the memo saved, for the benchmark and the tests."""
+
+    live: int = 0  # trainers that trained for real (a key not seen before)
+    replayed: int = 0  # trainers that replayed a recorded training
+    materialized: int = 0  # real trainers brought to a unit a replay needed (a checkpoint, a partial model)
+    stored: int = 0  # trainings recorded
+
+    def as_dict(self) -> dict[str, int]:
+        return {"live": self.live, "replayed": self.replayed, "materialized": self.materialized,
+                "stored": self.stored}
+
+
+@dataclass
+class _Entry:
+    """One recorded training: everything a replay hands back."""
+
+    initial_total: int
+    unit_name: str
+    records: list  # UnitRecord, one per unit done (unit 1..final_done)
+    final_done: int
+    final_total: int
+    stopped_early: bool
+    work_per_unit: float
+    trainer: Any  # the real trainer at its last unit (model and metrics come from it, once)
+    model: Any = None
+    metrics: dict | None = None
+    at_unit: dict[int, Any] = field(default_factory=dict)  # n -> a real trainer brought to unit n
+
+    def final_model(self) -> Any:
+        if self.model is None:
+            self.model = _SerializedOnce(self.trainer.model())
+        return self.model
+
+    def final_metrics(self) -> dict:
+        if self.metrics is None:
+            self.metrics = dict(self.trainer.final_metrics())
+        return dict(self.metrics)
+
+
+class _SerializedOnce:
+    """A recorded model: serialised once (the engine uploads ``to_bytes()`` in every replay)."""
+
+    def __init__(self, model: Any):
+        self._model = model
+        self._bytes: bytes | None = None
+
+    def to_bytes(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = self._model.to_bytes()
+        return self._bytes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+stats = Stats()
+_entries: OrderedDict[str, _Entry] = OrderedDict()
+_digests: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+_states: dict[str, tuple[str, int]] = {}  # digest of a state's bytes -> (key, unit)
+_state_bytes: dict[tuple[str, int], bytes] = {}
+
+
+def clear() -> None:
+    """Forget every recorded training (tests; a long-lived process that wants its memory back)."""
+    with _lock:
+        _entries.clear()
+        _digests.clear()
+        _states.clear()
+        _state_bytes.clear()
+        stats.live = stats.replayed = stats.materialized = stats.stored = 0
+
+
+def entries() -> int:
+    return len(_entries)
+
+
+@contextlib.contextmanager
+def active() -> Iterator[None]:
+    """Share fitted models across the engines run inside this block (in this thread or task)."""
+    install()
+    token = _active.set(True)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def install() -> None:
+    """Put the memo in front of every built-in's ``trainer`` (idempotent; inert outside ``active()``)."""
+    global _installed
+    if _installed:
+        return
+    with _lock:
+        if _installed:
+            return
+        from engine.algorithms import BUILTINS
+
+        for algo in BUILTINS.values():
+            original = type(algo).trainer.__get__(algo)
+            algo.trainer = _memo_factory(algo, original)
+        _installed = True
+
+
+def _memo_factory(algo: Any, original: Any):
+    def trainer(hp, channels, shards=None, seed=0, instance_count=1):
+        if not _active.get():
+            return original(hp, channels, shards, seed, instance_count)
+        key = _key(algo.name, hp, channels, shards, seed, instance_count)
+        if key is None:
+            return original(hp, channels, shards, seed, instance_count)
+        return MemoTrainer(key, lambda: original(hp, channels, shards, seed, instance_count))
+
+    trainer.__wrapped__ = original  # type: ignore[attr-defined]
+    return trainer
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    ident = id(data)
+    with _lock:
+        hit = _digests.get(ident)
+        if hit is not None and hit[0] is data:
+            _digests.move_to_end(ident)
+            return hit[1]
+    d = hashlib.blake2b(data, digest_size=16).hexdigest()
+    with _lock:
+        _digests[ident] = (data, d)  # the reference keeps the id from being reused
+        while len(_digests) > MAX_DIGESTS:
+            _digests.popitem(last=False)
+    return d
+
+
+def _channel(ch: Any) -> list:
+    return [ch.name, ch.content_type, [[k, len(b), _digest(b)] for k, b in ch.objects]]
+
+
+def _key(algorithm: str, hp: Any, channels: Any, shards: Any, seed: int, count: int) -> str | None:
+    try:
+        parts = {
+            "algorithm": algorithm,
+            "hp": json.dumps(hp, sort_keys=True, default=repr),
+            "channels": [_channel(channels[n]) for n in sorted(channels)],
+            "shards": None if shards is None else [_channel(s) for s in shards],
+            "seed": int(seed),
+            "count": int(count),
+        }
+    except Exception:  # anything unexpected: no sharing, the real trainer
+        return None
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remember_state(key: str, unit: int, data: bytes) -> None:
+    if not isinstance(data, bytes | bytearray):
+        return
+    with _lock:
+        _states[hashlib.blake2b(bytes(data), digest_size=16).hexdigest()] = (key, unit)
+        _state_bytes[(key, unit)] = bytes(data)
+
+
+def _lookup_state(data: Any) -> tuple[str, int] | None:
+    if not isinstance(data, bytes | bytearray):
+        return None
+    with _lock:
+        return _states.get(hashlib.blake2b(bytes(data), digest_size=16).hexdigest())
+
+
+def _copy_records(records: list) -> list:
+    from engine.algorithms.base import UnitRecord
+
+    return [UnitRecord(r.unit, dict(r.metrics)) for r in records]
+
+
+# -- the trainer ---------------------------------------------------------------------------------
+
+
+class MemoTrainer:
+    """A Trainer that trains once per key in the process and replays everywhere else."""
+
+    def __init__(self, key: str, make: Any):
+        self._key = key
+        self._make = make
+        self._real: Any = None
+        with _lock:
+            entry = _entries.get(key)
+            if entry is not None:
+                _entries.move_to_end(key)
+        self._entry: _Entry | None = entry
+        if entry is None:  # live: the real trainer, watched so its training can be recorded
+            self._real = make()
+            stats.live += 1
+            self._clean = True  # trained from scratch, no restore: recordable
+            self._records: list = []
+            self._first_work: float | None = None
+            self.total_units = self._real.total_units
+            self._initial = self.total_units
+            self.unit_name = self._real.unit_name
+            self.done_units = self._real.done_units
+            self.stopped_early = bool(getattr(self._real, "stopped_early", False))
+        else:
+            stats.replayed += 1
+            self.total_units = entry.initial_total
+            self.unit_name = entry.unit_name
+            self.done_units = 0
+            self.stopped_early = False
+
+    # a real trainer for whatever the record does not hold
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._materialized(), name)
+
+    def _sync(self) -> None:
+        real = self._real
+        self.total_units = real.total_units
+        self.done_units = real.done_units
+        self.stopped_early = bool(getattr(real, "stopped_early", False))
+
+    def _go_live(self, real: Any) -> None:
+        self._real = real
+        self._entry = None
+        self._clean = False
+        self._records = []
+        self._first_work = None
+        self._initial = real.total_units
+        self._sync()
+
+    def _materialized(self) -> Any:
+        """A real trainer at this trainer's unit (live: the real one; replay: one per (key, unit), shared)."""
+        if self._real is not None:
+            return self._real
+        entry = self._entry
+        assert entry is not None
+        n = self.done_units
+        if n == entry.final_done:
+            return entry.trainer
+        with _lock:
+            real = entry.at_unit.get(n)
+        if real is None:
+            real = self._make()
+            if n:
+                real.fit_until(n)
+            stats.materialized += 1
+            with _lock:
+                entry.at_unit[n] = real
+        return real
+
+    # -- the Trainer protocol
+    def work_per_unit(self) -> float:
+        if self._real is not None:
+            value = self._real.work_per_unit()
+            if self._first_work is None:
+                self._first_work = value
+            return value
+        assert self._entry is not None
+        return self._entry.work_per_unit
+
+    def fit_until(self, units: int) -> list:
+        if self._real is not None:
+            records = self._real.fit_until(units)
+            self._sync()
+            if self._clean:
+                self._records.extend(records)
+                self._maybe_store()
+            return records
+        entry = self._entry
+        assert entry is not None
+        target = min(int(units), self.total_units)
+        if target <= self.done_units:
+            return []
+        end = min(target, entry.final_done)
+        out = _copy_records(entry.records[self.done_units:end])
+        self.done_units = end
+        if end == entry.final_done and entry.stopped_early:
+            self.stopped_early = True
+            self.total_units = entry.final_total
+        return out
+
+    def state(self) -> bytes:
+        if self._real is not None:
+            data = self._real.state()
+            _remember_state(self._key, self._real.done_units, data)
+            return data
+        n = self.done_units
+        with _lock:
+            data = _state_bytes.get((self._key, n))
+        if data is None:
+            data = self._materialized().state()
+            _remember_state(self._key, n, data)
+        return data
+
+    def restore(self, state: bytes) -> None:
+        known = _lookup_state(state)
+        if self._real is None and known is not None and known[0] == self._key:
+            entry = self._entry
+            assert entry is not None
+            self.done_units = min(known[1], entry.final_done)
+            if self.done_units == entry.final_done and entry.stopped_early:
+                self.stopped_early = True
+                self.total_units = entry.final_total
+            return
+        real = self._real if self._real is not None else self._make()
+        real.restore(state)
+        self._go_live(real)
+
+    def final_metrics(self) -> dict:
+        if self._real is not None:
+            return self._real.final_metrics()
+        entry = self._entry
+        assert entry is not None
+        if self.done_units == entry.final_done:
+            return entry.final_metrics()
+        return self._materialized().final_metrics()
+
+    def model(self) -> Any:
+        if self._real is not None:
+            return self._real.model()
+        entry = self._entry
+        assert entry is not None
+        if self.done_units == entry.final_done:
+            return entry.final_model()
+        return self._materialized().model()
+
+    # -- recording
+    def _maybe_store(self) -> None:
+        real = self._real
+        finished = real.done_units >= real.total_units or bool(getattr(real, "stopped_early", False))
+        if not finished:
+            return
+        self._clean = False  # record once
+        work = real.work_per_unit()
+        if self._first_work is not None and work != self._first_work:
+            return  # work that changes with progress cannot be replayed from one figure
+        if len(self._records) != real.done_units:
+            return
+        entry = _Entry(initial_total=self._initial, unit_name=real.unit_name,
+                       records=_copy_records(self._records), final_done=real.done_units,
+                       final_total=real.total_units, stopped_early=bool(getattr(real, "stopped_early", False)),
+                       work_per_unit=work, trainer=real)
+        with _lock:
+            if self._key not in _entries:
+                _entries[self._key] = entry
+                stats.stored += 1
+                while len(_entries) > MAX_ENTRIES:
+                    _entries.popitem(last=False)
+
+
+# -- botocore clients shared across engines ------------------------------------------------------------
+#
+# A fresh engine costs under a millisecond, but each of its boto3-shaped clients is a new
+# botocore client (tens of milliseconds: botocore builds a client class and copies its event
+# hooks every time). A plan needs three or four, so the runtime keeps a pool of client sets
+# whose backend, request ids, lock and sleep are proxies to the engine the set is bound to:
+# ``acquire(eng)`` binds a free set to ``eng`` (and files its clients in the engine's own client
+# cache, so ``eng.client(...)`` answers with them), ``release`` unbinds it. The clients are
+# made by the engine's own ``make_client`` from botocore's models, so requests, validation,
+# responses and errors are exactly those of ``eng.client(...)``. Proposed engine hook: let
+# ``Engine.client`` take its botocore clients from such a process-wide pool itself.
+
+
+class _Bound:
+    eng: Any = None
+
+
+class _BackendProxy:
+    def __init__(self, bound: _Bound, key: str):
+        self._bound = bound
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bound.eng._world.services[self._key], name)
+
+
+class _IdsProxy:
+    def __init__(self, bound: _Bound):
+        self._bound = bound
+
+    def next(self) -> str:
+        return self._bound.eng._request_ids.next()
+
+
+class _LockProxy:
+    def __init__(self, bound: _Bound):
+        self._bound = bound
+        self._held: list[Any] = []
+
+    def __enter__(self) -> Any:
+        lock = self._bound.eng._lock
+        lock.acquire()
+        self._held.append(lock)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._held.pop().release()
+
+
+class ClientSet:
+    """botocore clients for one engine at a time (see ``acquire``)."""
+
+    def __init__(self) -> None:
+        self._bound = _Bound()
+        self._clients: dict[str, Any] = {}
+        self._filed: list[tuple[str, str]] = []
+
+    @property
+    def eng(self) -> Any:
+        return self._bound.eng
+
+    def client(self, service: str) -> Any:
+        eng = self._bound.eng
+        c = self._clients.get(service)
+        if c is None:
+            from engine.protocol.client import make_client
+            from engine.simulator import SERVICES
+
+            if service not in SERVICES:
+                return eng.client(service)  # the engine's own error
+            bound = self._bound
+            c = make_client(service, _BackendProxy(bound, SERVICES[service]), principal=_principal(eng),
+                            request_ids=_IdsProxy(bound), sleep=lambda s: bound.eng.advance(s),
+                            lock=_LockProxy(bound))
+            self._clients[service] = c
+        key = (service, _principal(eng))
+        cache = getattr(eng, "_clients", None)
+        if isinstance(cache, dict) and cache.get(key) is not c:
+            cache[key] = c
+            self._filed.append(key)
+        return c
+
+    def _bind(self, eng: Any) -> None:
+        self._bound.eng = eng
+        self._filed = []
+
+    def _unbind(self) -> None:
+        eng = self._bound.eng
+        cache = getattr(eng, "_clients", None)
+        if isinstance(cache, dict):
+            for key in self._filed:
+                if cache.get(key) is self._clients.get(key[0]):
+                    del cache[key]
+        self._filed = []
+        self._bound.eng = None
+
+
+class _OwnClients:
+    """The engine's own clients, for an engine whose internals the pool does not recognise."""
+
+    def __init__(self, eng: Any):
+        self.eng = eng
+
+    def client(self, service: str) -> Any:
+        return self.eng.client(service)
+
+
+_free: list[ClientSet] = []
+
+
+def _principal(eng: Any) -> str:
+    return eng._world.services["iam"].admin_arn
+
+
+def acquire(eng: Any) -> Any:
+    """A client set bound to ``eng`` (``.client(service)``); give it back with ``release``."""
+    if not all(hasattr(eng, a) for a in ("_world", "_request_ids", "_lock", "_clients")):
+        return _OwnClients(eng)
+    with _lock:
+        cs = _free.pop() if _free else ClientSet()
+    cs._bind(eng)
+    return cs
+
+
+def release(cs: Any) -> None:
+    if isinstance(cs, ClientSet):
+        cs._unbind()
+        with _lock:
+            _free.append(cs)
