@@ -44,8 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagetutor.packs import plan as plan_mod
-
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
@@ -793,9 +791,9 @@ class Runner:
 
     def _step_interrupt_spot(self, st: _State, a: Any) -> None:
         target = self._ref(a.job, ("train",), st)
-        if target is None or not target.created:
+        if target is None or not (target.created or target.deferred):  # a workflow's job: named already
             raise _Skip("no training job to interrupt")
-        self.eng.faults.interrupt_spot(TrainingJobName=target.aws, after_seconds=float(a.after))
+        self.eng.faults.interrupt_spot(TrainingJobName=target.aws, after_seconds=max(float(a.after), 0.001))
 
     def _step_spot_capacity(self, st: _State, a: Any) -> None:
         self.eng.faults.spot_capacity(a.instance, available=a.available)
@@ -1548,4 +1546,3 @@ def run_plan(steps: list[Any], seed: int) -> PlanRun:
 
 
 __all__ = ["PlanNotSupported", "PlanRun", "Runner", "StepRecord", "check_supported", "run_plan", "step_names"]
-_ = plan_mod  # the plan language this module executes

@@ -41,7 +41,7 @@ from sagetutor.packs import params as P
 from sagetutor.packs.model import CaseStudy, Pack, option_plan
 from sagetutor.quiz import cache as cache_mod
 from sagetutor.quiz import outcome as outcome_mod
-from sagetutor.quiz.scoring import score_question
+from sagetutor.quiz.scoring import ExamResult, ItemResult, exam_result, score_question
 
 ORDER = "order:"
 MEMORY_ENTRIES = 256
@@ -253,11 +253,9 @@ class QuizRuntime:
     @staticmethod
     def _simulate(steps: list, seed: int) -> dict:
         try:
-            result = outcome_mod.simulate(steps, seed)
+            return outcome_mod.simulate(steps, seed)  # JSON-native data: what the cache gives back, as is
         except Exception as e:  # a bug or an engine failure: say so, never a traceback for the learner
             return {"supported": False, "kind": "internal-error", "reason": f"{type(e).__name__}: {e}"}
-        # Normalise through JSON so a fresh outcome is the very object a cached one is.
-        return json.loads(json.dumps(result, sort_keys=True))
 
     def simulate_all(self, qid: str, seed: int | None = None, params: Mapping[str, Any] | None = None
                      ) -> tuple[Resolved, dict[str, dict]]:
@@ -304,6 +302,20 @@ class QuizRuntime:
             "notes": [{"topic": t, "file": f"{t}.md", "available": note_path(t) is not None} for t in q.topics],
         }
         return result
+
+    def exam(self, answers: Mapping[str, Any], questions: Sequence[str] | None = None, seed: int | None = None
+             ) -> ExamResult:
+        """An exam's result: each question scored under its own rule (no simulation needed), the raw
+        percentage of the scored items, the estimated scaled score, pass or fail and per-domain results
+        (``sagetutor.quiz.scoring.exam_result`` with the pack's blueprint). ``questions`` are the items
+        drawn (default: every item); an item missing from ``answers`` is unanswered and scores 0."""
+        seed = self.pack.pack.seed if seed is None else int(seed)
+        items = []
+        for qid in questions if questions is not None else self.item_ids():
+            q = self.resolve(qid, seed).question
+            score = score_question(q, answers.get(qid)) if qid in answers else 0.0
+            items.append(ItemResult(qid, q.domain, score, q.scored))
+        return exam_result(items, self.pack.pack.blueprint)
 
     @staticmethod
     def _normal(answer: Any) -> Any:

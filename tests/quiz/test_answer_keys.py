@@ -128,3 +128,13 @@ def test_case_study_question_inherits_run_params_and_requirements(runtime):
     assert notebook["cost.notebook"] > 1.0 and notebook["cost.storage"] > 0  # compute and the ML volume
     assert result["notes"] == [{"topic": "batch-transform", "file": "batch-transform.md",
                                 "available": result["notes"][0]["available"]}]
+
+
+def test_an_exam_is_scored_without_simulating(runtime):
+    rt = runtime("flows.yaml")
+    result = rt.exam({"serve-in-order": ["train", "deploy", "invoke"], "clinic-scoring": "transform",
+                      "pick-algorithms": {"fraud": "rcf", "churn": "xgboost", "segments": "kmeans"},
+                      "clinic-speed": "single"})
+    assert rt.simulated == 0
+    assert result.scored_items == 5 and result.raw_percent == pytest.approx(60.0)  # 3 of 5; private-training unanswered
+    assert result.label == "estimated scaled score" and result.scaled == 100 + round(620 * 60 / 72)

@@ -21,6 +21,12 @@ PLANS = {
                                         "max_parallel": 3, "early_stopping": True, "strategy": "random",
                                         "ranges": {"learning_rate": "0.001..0.1 log"}}}],
     "linear-learner": [{"train": {"algorithm": "linear-learner", "dataset": "wine"}}, {"transform": {}}],
+    "traffic-captured-and-monitored": [{"train": {}}, {"deploy": {"data_capture": True}}, {"monitor": {}},
+                                       {"invoke": 5}, {"traffic": {"per_minute": 6, "minutes": 70,
+                                                                   "drift": {"missing": 0.2, "shift": 1.0}}},
+                                       {"advance": "2h"}],
+    "regression-serverless": [{"train": {"dataset": "diabetes"}}, {"deploy": {"serverless": True}},
+                              {"traffic": {"per_minute": 20, "minutes": 15}}],
 }
 
 
@@ -42,6 +48,57 @@ def test_a_replay_is_what_a_real_training_gives(name, monkeypatch):
     assert after["replayed"] > before["replayed"]
     assert after["live"] == before["live"]  # nothing trained for real the second time
     assert real == live == replayed
+
+
+def test_endpoint_rows_are_predicted_once_and_answered_alike():
+    from engine.services.sagemaker.hosting import _load
+
+    _load.cache_clear()  # models loaded outside the runtime (tests above) are not wrapped
+    shared.clear()
+    steps = plan({"train": {}}, {"deploy": {}}, {"traffic": {"per_minute": 60, "minutes": 20}})
+    first = _json(outcome.simulate(steps, 7))
+    assert _json(outcome.simulate(steps, 7)) == first
+    stats = shared.stats.as_dict()
+    assert stats["row_memo_off"] == 0
+    assert stats["rows_predicted"] <= 85 < stats["rows_replayed"]  # the test split's 85 rows, predicted once
+
+
+def test_the_row_memo_answers_exactly_what_the_model_answers():
+    import numpy as np
+
+    from engine import Engine
+    from engine.algorithms import BUILTINS
+    from engine.services.sagemaker.hosting import _load
+
+    shared.install()
+    steps = plan({"train": {}})
+    from sagetutor.quiz.runner import run_plan
+
+    run = run_plan(steps, 7)
+    try:
+        url = run.client("sagemaker").describe_training_job(TrainingJobName="train")["ModelArtifacts"][
+            "S3ModelArtifacts"]
+        bucket, key = url[5:].split("/", 1)
+        data = run.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    finally:
+        run.close()
+    from engine import artifacts
+
+    _, payload, _ = artifacts.unpack(data)
+    real = type(BUILTINS["xgboost"]).load_model(BUILTINS["xgboost"], payload)
+    with shared.active():
+        memo = shared._RowMemoModel(real)
+        eng = Engine(seed=7)
+        text = eng.client("s3").get_object(Bucket="sagetutor-datasets", Key="breast-cancer/test/part-00000.csv")[
+            "Body"].read().decode().splitlines()
+        rows = [ln.split(",", 1)[1] for ln in text]
+        rng = np.random.default_rng(3)
+        for n in (1, 2, 7, 30, 85, 200):
+            picks = [rows[i] for i in rng.integers(0, len(rows), n)]
+            body = "\n".join(picks).encode()
+            assert memo.predict_body(body, "text/csv", "text/csv") == real.predict_body(body, "text/csv", "text/csv")
+        assert memo._off is False
+    del _load
 
 
 def test_options_that_train_alike_share_one_training():

@@ -291,7 +291,7 @@ class BayesianSearch(Searcher):
                  restarts: int = 1, transform: str = "warp", scales: tuple[float, ...] = (0.15, 0.05),
                  anchors: int = 5, trust_region: bool = False, tr_length: float = 0.8, tr_min: float = 0.05,
                  tr_success: int = 2, tr_failure: int | None = None, global_frac: float = 0.0,
-                 ls_min: float = 0.02):
+                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False):
         super().__init__(space, seed)
         self.prior = [o for o in (prior or []) if space.encode(o.point) is not None]
         d = max(1, len(space.dims))
@@ -312,9 +312,12 @@ class BayesianSearch(Searcher):
         self.tr_failure = tr_failure if tr_failure is not None else max(2, len(space.dims))
         self.global_frac = global_frac
         self.ls_min = ls_min
+        self.noise_min = noise_min
+        self.plugin = plugin
         self._succ = self._fail = 0
-        self._counted: set[tuple[str, ...]] = set()
-        self._best: float | None = None
+        # the parents' results (warm start) neither grow nor shrink the trust region
+        self._counted: set[tuple[str, ...]] = {space.key(o.point) for o in self.prior}
+        self._best: float | None = max((o.score for o in self.prior), default=None)
         self._theta: np.ndarray | None = None  # the last fit's kernel hyperparameters (log scale)
 
     def suggest(self, observed: list[Observation], pending: list[Point]) -> Point | None:
@@ -335,7 +338,7 @@ class BayesianSearch(Searcher):
     def _kernel(self, width: int):
         kernel = (ConstantKernel(1.0, (1e-2, 1e2))
                   * Matern(length_scale=np.full(width, 0.5), length_scale_bounds=(self.ls_min, 20.0), nu=2.5)
-                  + WhiteKernel(1e-2, (1e-6, 0.5)))
+                  + WhiteKernel(max(1e-2, self.noise_min), (self.noise_min, 0.5)))
         if self._theta is not None and len(self._theta) == len(kernel.theta):
             kernel = kernel.clone_with_theta(self._theta)
         return kernel
@@ -356,7 +359,7 @@ class BayesianSearch(Searcher):
         x = np.array([space.encode(o.point) for o in obs])
         y = _transform(np.array([o.score for o in obs]), self.transform)
         gp = self._fit(x, y)
-        best = float(y.max())
+        best = float(gp.predict(x).max()) if self.plugin else float(y.max())
         xi = self.xi * float(np.std(y) or 1.0)
         if pending:  # kriging believer: a running job counts as observed at the surrogate's mean
             xp = np.array([e for e in (space.encode(p) for p in pending) if e is not None])
