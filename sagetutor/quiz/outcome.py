@@ -341,14 +341,14 @@ def build(run: Any) -> dict:
             executions.append((step, sfn.describe_execution(executionArn=arn)))
         except Exception:
             continue
-    stopped_endpoints = {rec.name for rec in run.steps if rec.kind == "stop"}
+    stopped = {rec.resource for rec in run.steps if rec.kind == "stop" and rec.resource}
     ok = [d["TrainingJobStatus"] == "Completed" for _, d in trainings]
     ok += [d["HyperParameterTuningJobStatus"] == "Completed" for _, d in tunings]
     ok += [d["TransformJobStatus"] == "Completed" for _, d in transforms]
     ok += [d["LabelingJobStatus"] == "Completed" for _, d in labelings]
     ok += [d["ProcessingJobStatus"] == "Completed" for _, d in processing]
-    ok += [d is not None and d["EndpointStatus"] == "InService" or (d is None and bool(stopped_endpoints))
-           for _, _, d in endpoints]
+    ok += [d["EndpointStatus"] == "InService" if d is not None else f"endpoint/{name}" in stopped
+           for _, name, d in endpoints]
     ok += [d["status"] == "SUCCEEDED" for _, d in executions]
     for _, nb in res.notebooks:
         d = r.get("describe_notebook_instance", NotebookInstanceName=nb)

@@ -1352,6 +1352,7 @@ class Runner:
             raise _Skip(f"step '{a.target}' made nothing to stop")
         sm = self.client("sagemaker")
         k, name = target.kind, target.aws
+        self._current.resource = _resource_of(target)
         if k == "train":
             if self._training_status(name) == "InProgress":
                 self.call("sagemaker", "stop_training_job", TrainingJobName=name)
@@ -1512,7 +1513,8 @@ class Runner:
 
 def _resource_of(st: _State) -> str | None:
     prefix = {"train": "training-job", "tune": "hyper-parameter-tuning-job", "transform": "transform-job",
-              "deploy": "endpoint", "label": "labeling-job"}.get(st.kind)
+              "deploy": "endpoint", "label": "labeling-job", "notebook": "notebook-instance",
+              "monitor": "monitoring-schedule"}.get(st.kind)
     return f"{prefix}/{st.aws}" if prefix else None
 
 
