@@ -56,7 +56,8 @@ class Clock:
         while not predicate():
             nxt = self.env.peek()
             if nxt > deadline:
-                self.env.run(until=deadline)
+                if deadline > self.env.now:  # SimPy refuses run(until=now)
+                    self.env.run(until=deadline)
                 return predicate()
             self.env.step()
         return True

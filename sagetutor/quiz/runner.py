@@ -1251,8 +1251,16 @@ class Runner:
         users = [f"user-{i + 1}" for i in range(a.users)]
         for user in users:
             self.call("sagemaker", "create_user_profile", DomainId=domain, UserProfileName=user)
-        self.run(lambda: all(sm.describe_user_profile(DomainId=domain, UserProfileName=u)["Status"] != "Pending"
-                             for u in users))
+        pending = set(users)
+
+        def profiles_settled() -> bool:
+            for u in sorted(pending):
+                if sm.describe_user_profile(DomainId=domain, UserProfileName=u)["Status"] == "Pending":
+                    return False
+                pending.discard(u)
+            return True
+
+        self.run(profiles_settled)
         for user in users:  # each learner opens Studio and a notebook kernel (ml.t3.medium)
             self.call("sagemaker", "create_app", DomainId=domain, UserProfileName=user, AppType="JupyterServer",
                       AppName="default")
