@@ -7,9 +7,11 @@ import threading
 from datetime import datetime
 from functools import lru_cache
 
+from engine.authz import Authorizer
 from engine.bill import Bill, Ledger
 from engine.clock import Clock
 from engine.protocol.client import ACCOUNT, REGION, RequestIds, make_client
+from engine.security import SecurityFacts
 from engine.spot import Faults, SpotMarket
 from engine.world import Event, World
 
@@ -25,6 +27,8 @@ SERVICES = {
     "ecr": "ecr",
     "application-autoscaling": "application-autoscaling",
     "stepfunctions": "stepfunctions",
+    "ec2": "ec2",
+    "kms": "kms",
 }
 
 
@@ -41,8 +45,10 @@ class Engine:
         from engine.datasets import BUCKET
         from engine.services.autoscaling import AutoScaling
         from engine.services.cloudwatch import CloudWatch
+        from engine.services.ec2 import EC2
         from engine.services.ecr import ECR
         from engine.services.iam.service import IAM
+        from engine.services.kms import KMS
         from engine.services.logs import Logs
         from engine.services.s3 import S3
         from engine.services.sagemaker import SageMaker
@@ -56,29 +62,55 @@ class Engine:
                             spot=SpotMarket(self.seed), faults=Faults())
         w = self._world
         iam = IAM(ACCOUNT, clock)
-        w.services.update(iam=iam, s3=S3(ACCOUNT, clock, iam), logs=Logs(ACCOUNT, clock),
+        w.services.update(iam=iam, s3=S3(ACCOUNT, clock, iam, w), logs=Logs(ACCOUNT, clock),
                           cloudwatch=CloudWatch(ACCOUNT, clock), sts=STS(w), ecr=ECR(w))
         w.services["sagemaker"] = SageMaker(w)
         w.services["sagemaker-runtime"] = Runtime(w)
         w.services["application-autoscaling"] = AutoScaling(w)
         w.services["stepfunctions"] = StepFunctions(w)
+        w.services["ec2"] = EC2(w)
+        w.services["kms"] = KMS(w)
         w.services["s3"].load_shared(BUCKET, *_dataset_bucket(self.seed))
         self._lock = threading.RLock()
         self._request_ids = RequestIds(self.seed)
-        self._clients: dict[tuple[str, str], object] = {}
+        self._clients: dict[tuple, object] = {}
+        self._authorizer = Authorizer(self._world)
 
     # -- clients ---------------------------------------------------------------
-    def client(self, service_name: str, as_role: str | None = None):
-        """A boto3-shaped client for ``service_name`` (cached per service and caller)."""
+    def client(self, service_name: str, as_role: str | None = None, *, from_subnet: str | None = None,
+               endpoint_url: str | None = None):
+        """A boto3-shaped client for ``service_name`` (cached per service, caller and origin).
+
+        ``as_role`` makes the calls as that IAM role (an assumed-role session, as
+        ``sts.assume_role`` would give); the default caller is the account's
+        administrator. ``from_subnet`` places the caller on an instance in that
+        subnet, so its requests take the subnet's route (a VPC endpoint, a NAT
+        gateway, or none); ``endpoint_url`` sends them to a VPC interface
+        endpoint's DNS name, as boto3's own ``endpoint_url`` does. Both set the
+        ``aws:SourceVpc``/``aws:SourceVpce`` condition keys (docs/security.md).
+        """
         if service_name not in SERVICES:
             raise ValueError(f"the engine does not simulate {service_name!r}; it has: {', '.join(sorted(SERVICES))}")
-        principal = as_role or self._world.services["iam"].admin_arn
-        key = (service_name, principal)
+        principal = self._principal(as_role)
+        key = (service_name, principal, from_subnet, endpoint_url)
         if key not in self._clients:
             backend = self._world.services[SERVICES[service_name]]
+            gate = _Gate(self._world, self._authorizer, service_name, from_subnet, endpoint_url)
             self._clients[key] = make_client(service_name, backend, principal=principal,
-                                             request_ids=self._request_ids, sleep=self.advance, lock=self._lock)
+                                             request_ids=self._request_ids, sleep=self.advance, lock=self._lock,
+                                             gate=gate, endpoint_url=endpoint_url)
         return self._clients[key]
+
+    def _principal(self, as_role: str | None) -> str:
+        iam = self._world.services["iam"]
+        if as_role is None:
+            return iam.admin_arn
+        if ":user/" in as_role and iam._identity(as_role) is not None:
+            return as_role
+        if iam.role_by_arn(as_role) is None:
+            raise ValueError(f"as_role names no role of this account: {as_role!r} (create it with iam.create_role "
+                             f"first; ARNs look like arn:aws:iam::{ACCOUNT}:role/Name)")
+        return iam.session_arn(as_role, "sagetutor")
 
     def image_uri(self, algorithm: str) -> str:
         """The built-in algorithm's ECR image URI in us-east-1 (e.g. ``image_uri("xgboost")``)."""
@@ -142,6 +174,10 @@ class Engine:
         """Every status change, Spot event, fault and charge, in virtual-time order."""
         return sorted(self._world.timeline, key=lambda e: e.seconds)
 
+    def security(self) -> SecurityFacts:
+        """Every authorisation decision, network transfer and encryption record so far (docs/security.md)."""
+        return self._world.security.snapshot()
+
     def logs_for(self, group: str, stream_prefix: str = "") -> list[str]:
         return self._world.services["logs"].lines(group, stream_prefix)
 
@@ -168,3 +204,65 @@ def _content_type(key: str) -> str:
     if key.endswith((".json", ".manifest", ".jsonl")):
         return "application/json"
     return "text/plain"
+
+
+#: The VPC endpoint service each client's requests need (``internet`` where AWS offers none we model).
+ENDPOINT_SERVICE = {"sagemaker": "sagemaker.api", "sagemaker-runtime": "sagemaker.runtime", "s3": "s3", "sts": "sts",
+                    "logs": "logs", "cloudwatch": "monitoring", "ecr": "ecr.api", "kms": "kms",
+                    "stepfunctions": "states"}
+#: Operations that carry data, so their transfers are security facts (and VPC endpoint/NAT data charges).
+_OUTSIDE = {"aws:SourceIp": "203.0.113.10"}  # a documentation address: the learner's laptop
+_DATA_OPERATIONS = {"InvokeEndpoint", "InvokeEndpointAsync", "PutObject", "GetObject", "UploadPart"}
+
+
+class _Gate:
+    """What a client call goes through before its backend: the caller's network route, then IAM."""
+
+    def __init__(self, world: World, authorizer: Authorizer, service: str, subnet: str | None,
+                 endpoint_url: str | None):
+        self.world, self.authorizer, self.service = world, authorizer, service
+        self.subnet, self.endpoint_url = subnet, endpoint_url
+
+    def __call__(self, call, params: dict) -> None:
+        from engine.security import PUBLIC_INTERNET, Transfer
+
+        target = ENDPOINT_SERVICE.get(self.service, "internet")
+        if self.subnet is None and self.endpoint_url is None:
+            path, via, reason, context = PUBLIC_INTERNET, None, "a caller outside any VPC", _OUTSIDE
+        else:
+            from engine import network
+
+            route = network.caller_route(self.world.services["ec2"], service=target, subnet=self.subnet,
+                                         endpoint_url=self.endpoint_url)
+            path, via, reason, context = route.path, route.via, route.reason, route.context
+        if path == "none" or call.operation in _DATA_OPERATIONS:
+            self.world.security.record_transfer(Transfer(
+                self.world.clock.seconds, call.principal, target, _purpose(call.operation), path, via,
+                _request_bytes(self.world, call.operation, params), reason))
+        if path == "none":
+            from botocore.exceptions import ConnectTimeoutError
+
+            raise ConnectTimeoutError(endpoint_url=self.endpoint_url or _public_endpoint(self.service))
+        self.authorizer.check(call.principal, self.service, call.operation, params, context)
+
+
+def _purpose(operation: str) -> str:
+    return {"InvokeEndpoint": "invoke", "InvokeEndpointAsync": "invoke", "GetObject": "download"}.get(
+        operation, "upload" if operation in ("PutObject", "UploadPart") else "api call")
+
+
+def _request_bytes(world: World, operation: str, params: dict) -> int:
+    body = params.get("Body")
+    if isinstance(body, bytes | bytearray | str):
+        return len(body)
+    if operation == "GetObject":
+        b = world.services["s3"].buckets.get(params.get("Bucket", ""))
+        obj = b.objects.get(params.get("Key", "")) if b is not None else None
+        return len(obj.data) if obj is not None else 0
+    return 0
+
+
+def _public_endpoint(service: str) -> str:
+    host = {"sagemaker": "api.sagemaker", "sagemaker-runtime": "runtime.sagemaker", "stepfunctions": "states",
+            "cloudwatch": "monitoring", "application-autoscaling": "application-autoscaling"}.get(service, service)
+    return f"https://{host}.{REGION}.amazonaws.com"

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.bill import Ledger
 from engine.clock import Clock
+from engine.security import SecurityLog
 from engine.spot import Faults, SpotMarket
 
 
@@ -38,6 +39,7 @@ class World:
     services: dict[str, Any] = field(default_factory=dict)
     timeline: list[Event] = field(default_factory=list)
     nominal_rows: dict[str, int] = field(default_factory=dict)  # S3 URI prefix -> rows
+    security: SecurityLog = field(default_factory=SecurityLog)
 
     def event(self, resource: str, kind: str, message: str, status: str | None = None,
               seconds: float | None = None) -> None:

@@ -86,11 +86,14 @@ def _metadata(request_id: str, status: int, headers: dict[str, str] | None = Non
 
 
 def make_client(service: str, backend: Any, *, principal: str, request_ids: RequestIds,
-                sleep, lock: threading.RLock, access_key: str = "SAGETUTORLOCALKEY") -> Any:
+                sleep, lock: threading.RLock, access_key: str = "SAGETUTORLOCALKEY",
+                gate=None, endpoint_url: str | None = None) -> Any:
     """A botocore client for ``service`` whose calls go to ``backend``.
 
     ``lock`` serialises calls into the engine, so clients used from several
-    threads never see a half-made change.
+    threads never see a half-made change. ``gate(call, params)``, when given,
+    runs first for every call (inside the lock): it routes the request over the
+    caller's network and authorises it, raising AWS's error to refuse it.
     """
     session = shared_session()
     client = session.create_client(
@@ -98,7 +101,7 @@ def make_client(service: str, backend: Any, *, principal: str, request_ids: Requ
         region_name=REGION,
         aws_access_key_id=access_key,
         aws_secret_access_key="sagetutor-local-secret",
-        endpoint_url=None,
+        endpoint_url=endpoint_url,
         config=Config(retries={"max_attempts": 0, "mode": "standard"}),
     )
     service_id = client.meta.service_model.service_id.hyphenize()
@@ -110,13 +113,16 @@ def make_client(service: str, backend: Any, *, principal: str, request_ids: Requ
         api_params = context.get("sagetutor_params", {})
         rid = request_ids.next()
         try:
+            call = Call(service=service, operation=model.name, principal=principal)
+            if gate is not None:
+                with lock:
+                    gate(call, api_params)
             constraints.check(model.input_shape, api_params)
             method = getattr(backend, xform_name(model.name), None)
             if method is None:
                 raise ServiceError(
                     "UnknownOperationException",
                     f"SageTutor does not simulate {service}.{model.name} yet.", 501)
-            call = Call(service=service, operation=model.name, principal=principal)
             with lock:
                 result = method(api_params, call) or {}
         except ServiceError as e:

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.response import StreamingBody
 
 from engine.errors import ServiceError
+from engine.security import AccessRecord, Encryption
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,14 @@ class Bucket:
     objects: dict[str, S3Object] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # sorted
     policy: dict | None = None
+    encryption: dict | None = None  # ServerSideEncryptionConfiguration; None means S3's default (SSE-S3)
+
+    def default_sse(self) -> tuple[str, str | None]:
+        """(algorithm, KMS key) new objects get when a request names none."""
+        if self.encryption:
+            rule = self.encryption.get("Rules", [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
+            return rule.get("SSEAlgorithm", "AES256"), rule.get("KMSMasterKeyID")
+        return "AES256", None
 
     def put(self, obj: S3Object) -> None:
         if obj.key not in self.objects:
@@ -93,10 +102,11 @@ def _body_bytes(body: Any) -> bytes:
 
 
 class S3:
-    def __init__(self, account: str, clock, iam):
+    def __init__(self, account: str, clock, iam, world=None):
         self.account = account
         self._clock = clock
         self._iam = iam
+        self.world = world  # for KMS and the security log; None only in bare unit tests
         self.buckets: dict[str, Bucket] = {}
 
     # -- engine-side helpers ------------------------------------------------
@@ -109,10 +119,50 @@ class S3:
                   sse: str | None = None, kms_key_id: str | None = None,
                   metadata: dict[str, str] | None = None) -> S3Object:
         b = self._bucket(bucket)
+        if sse is None:
+            sse, default_key = b.default_sse()
+            kms_key_id = kms_key_id or default_key
+        if sse == "aws:kms" and self.world is not None:
+            kms = self.world.services["kms"]
+            found = kms.resolve(kms_key_id) if kms_key_id else kms.aws_managed_key("alias/aws/s3")
+            kms_key_id = found.arn if found is not None else kms_key_id
         obj = S3Object(key, data, content_type, '"' + hashlib.md5(data).hexdigest() + '"', self._clock.now,
-                       dict(metadata or {}), sse=sse or "AES256", kms_key_id=kms_key_id)
+                       dict(metadata or {}), sse=sse, kms_key_id=kms_key_id if sse == "aws:kms" else None)
         b.put(obj)
+        if self.world is not None:
+            self.world.security.record_encryption(self._encryption_of(bucket, obj))
         return obj
+
+    def _encryption_of(self, bucket: str, obj: S3Object) -> Encryption:
+        arn = f"arn:aws:s3:::{bucket}/{obj.key}"
+        if obj.sse != "aws:kms":
+            return Encryption(arn, "s3-object", "SSE-S3")
+        key = self.world.services["kms"].resolve(obj.kms_key_id) if obj.kms_key_id else None
+        return Encryption(arn, "s3-object", "SSE-KMS", obj.kms_key_id,
+                          customer_managed=key is not None and key.manager == "CUSTOMER")
+
+    def kms_for_put(self, principal: str, bucket: str, sse: str | None, key_ref: str | None,
+                    on_behalf_of: str | None = None):
+        """The KMS use an SSE-KMS write needs (kms:GenerateDataKey via S3), or None when it needs none.
+
+        Returns the KeyUse; the caller turns a refusal into its own error.
+        """
+        if sse is None:
+            b = self.buckets.get(bucket)
+            sse, default_key = b.default_sse() if b is not None else ("AES256", None)
+            key_ref = key_ref or default_key
+        if sse != "aws:kms" or self.world is None:
+            return None
+        kms = self.world.services["kms"]
+        ref = key_ref or kms.aws_managed_key("alias/aws/s3").arn
+        return kms.use(principal, ref, "kms:GenerateDataKey", via_service="s3", on_behalf_of=on_behalf_of)
+
+    def kms_for_get(self, principal: str, obj: S3Object, on_behalf_of: str | None = None):
+        """kms:Decrypt via S3 for reading an SSE-KMS object, or None for SSE-S3."""
+        if obj.sse != "aws:kms" or not obj.kms_key_id or self.world is None:
+            return None
+        return self.world.services["kms"].use(principal, obj.kms_key_id, "kms:Decrypt", via_service="s3",
+                                              on_behalf_of=on_behalf_of)
 
     def load_shared(self, bucket: str, objects: dict[str, S3Object], keys: list[str]) -> None:
         """Pre-fill a bucket with objects shared between engines (the datasets: immutable, built once)."""
@@ -130,12 +180,29 @@ class S3:
         return self._bucket(bucket).under(prefix)
 
     def authorize(self, principal: str, action: str, bucket: str, key: str | None = None,
-                  context: dict | None = None):
-        """IAM identity policies plus the bucket policy, for a request by ``principal``."""
+                  context: dict | None = None, on_behalf_of: str | None = None):
+        """IAM identity policies plus the bucket policy, for a request a service makes as ``principal``.
+
+        Recorded as a security fact; ``on_behalf_of`` names the job or endpoint the request serves.
+        """
         resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
         b = self.buckets.get(bucket)
         rp = [b.policy] if b is not None and b.policy else []
-        return self._iam.authorize(principal, action, resource, resource_policies=rp, context=context)
+        from engine.authz import principal_arn
+
+        ctx = {"aws:PrincipalArn": principal_arn(principal), **(context or {})}
+        d = self._iam.authorize(principal, action, resource, resource_policies=rp, context=ctx)
+        if self.world is not None:
+            self.world.security.record_access(AccessRecord(self._clock.seconds, principal, action, resource,
+                                                           d.allowed, d.reason, on_behalf_of))
+        return d
+
+    def authorize_call(self, principal: str, action: str, resource: str, params: dict, context: dict):
+        """For the caller's own S3 calls: the bucket policy takes part in the decision (engine.authz)."""
+        b = self.buckets.get(params.get("Bucket", ""))
+        if b is None or not b.policy:
+            return None
+        return self._iam.authorize(principal, action, resource, resource_policies=[b.policy], context=context)
 
     def _bucket(self, name: str) -> Bucket:
         b = self.buckets.get(name)
@@ -193,10 +260,42 @@ class S3:
         self._bucket(p["Bucket"]).policy = None
         return {"_status": 204}
 
+    def _kms_denied(self, use) -> ServiceError:
+        code = "AccessDenied" if use.code == "AccessDeniedException" else ("KMS." + use.code)
+        return ServiceError(code, use.message, 403 if code == "AccessDenied" else 400)
+
+    def put_bucket_encryption(self, p: dict, call) -> dict:
+        b = self._bucket(p["Bucket"])
+        config = p["ServerSideEncryptionConfiguration"]
+        rule = (config.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
+        if rule.get("SSEAlgorithm") not in ("AES256", "aws:kms", "aws:kms:dsse"):
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                                               "our published schema")
+        if rule.get("KMSMasterKeyID") and rule.get("SSEAlgorithm") == "AES256":
+            raise ServiceError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm "
+                                                  "is not aws:kms or aws:kms:dsse")
+        b.encryption = config
+        return {}
+
+    def get_bucket_encryption(self, p: dict, call) -> dict:
+        b = self._bucket(p["Bucket"])
+        config = b.encryption or {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                             "BucketKeyEnabled": False}]}
+        return {"ServerSideEncryptionConfiguration": config}
+
+    def delete_bucket_encryption(self, p: dict, call) -> dict:
+        self._bucket(p["Bucket"]).encryption = None
+        return {"_status": 204}
+
     def put_object(self, p: dict, call) -> dict:
         data = _body_bytes(p.get("Body"))
+        self._bucket(p["Bucket"])
+        use = self.kms_for_put(call.principal, p["Bucket"], p.get("ServerSideEncryption"), p.get("SSEKMSKeyId"))
+        if use is not None and not use.allowed:
+            raise self._kms_denied(use)
         obj = self.put_bytes(p["Bucket"], p["Key"], data, p.get("ContentType", "binary/octet-stream"),
-                             p.get("ServerSideEncryption"), p.get("SSEKMSKeyId"), p.get("Metadata"))
+                             p.get("ServerSideEncryption"), use.key_arn if use is not None else p.get("SSEKMSKeyId"),
+                             p.get("Metadata"))
         out = {"ETag": obj.etag, "ServerSideEncryption": obj.sse}
         if obj.kms_key_id:
             out["SSEKMSKeyId"] = obj.kms_key_id
@@ -213,6 +312,9 @@ class S3:
 
     def get_object(self, p: dict, call) -> dict:
         obj = self.get(p["Bucket"], p["Key"])
+        use = self.kms_for_get(call.principal, obj)
+        if use is not None and not use.allowed:
+            raise self._kms_denied(use)
         data = obj.data
         out = self._head(obj)
         rng = p.get("Range")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 
 from engine.errors import ServiceError
+from engine.services.iam import policy
 
 
 class STS:
     def __init__(self, world):
         self.world = world
+        #: access key id -> the session's principal ARN (the HTTP front picks the caller by access key)
+        self.sessions: dict[str, str] = {}
 
     def get_caller_identity(self, p: dict, call) -> dict:
         arn = call.principal
@@ -19,7 +22,7 @@ class STS:
     def assume_role(self, p: dict, call) -> dict:
         iam = self.world.services["iam"]
         role = iam.role_by_arn(p["RoleArn"])
-        if role is None:
+        if role is None or not policy.trusts_principal(role.trust, call.principal, self.world.account):
             raise ServiceError("AccessDenied", f"User: {call.principal} is not authorized to perform: sts:AssumeRole "
                                               f"on resource: {p['RoleArn']}", 403)
         now = self.world.clock.now
@@ -27,6 +30,7 @@ class STS:
 
         session = p["RoleSessionName"]
         key = "ASIA" + hashlib.sha256(f"{role.arn}/{session}".encode()).hexdigest()[:16].upper()
+        self.sessions[key] = iam.session_arn(role.arn, session)
         return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "sagetutor-simulated-secret",
                                 "SessionToken": "sagetutor-session-" + key,
                                 "Expiration": now + timedelta(seconds=p.get("DurationSeconds", 3600))},

@@ -187,9 +187,15 @@ def test_direct_internet_access_disabled_requires_a_subnet(eng, sm):
     with pytest.raises(ClientError, match="SubnetId") as e:
         create(sm, DirectInternetAccess="Disabled")
     assert e.value.response["Error"]["Code"] == "ValidationException"
-    create(sm, DirectInternetAccess="Disabled", SubnetId="subnet-0abc", SecurityGroupIds=["sg-0abc"])
+    with pytest.raises(ClientError, match="The subnet ID 'subnet-0abc' does not exist"):
+        create(sm, DirectInternetAccess="Disabled", SubnetId="subnet-0abc", SecurityGroupIds=["sg-0abc"])
+    ec2 = eng.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="nb", Description="notebook", VpcId=vpc)["GroupId"]
+    create(sm, DirectInternetAccess="Disabled", SubnetId=subnet, SecurityGroupIds=[group])
     d = sm.describe_notebook_instance(NotebookInstanceName="nb")
-    assert d["DirectInternetAccess"] == "Disabled" and d["SubnetId"] == "subnet-0abc"
+    assert d["DirectInternetAccess"] == "Disabled" and d["SubnetId"] == subnet
     with pytest.raises(ClientError, match=r"Cannot create a duplicate Notebook Instance"):
         create(sm)
 

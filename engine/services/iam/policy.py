@@ -27,6 +27,18 @@ class Decision:
     def __bool__(self) -> bool:
         return self.allowed
 
+    def explain(self, action: str) -> str:
+        """The tail of AWS's AccessDenied message: "because no identity-based policy allows the s3:GetObject
+        action" or "with an explicit deny in an identity-based policy"."""
+        if self.explicit_deny:
+            return f"with {self.reason}"
+        return f"because {self.reason} the {action} action"
+
+
+def not_authorized(principal: str, action: str, resource: str, decision: Decision) -> str:
+    """AWS's sentence for a denied request (the same in every service that gives details)."""
+    return f"User: {principal} is not authorized to perform: {action} on resource: {resource} {decision.explain(action)}"
+
 
 @lru_cache(maxsize=8192)
 def _glob(pattern: str, case: bool) -> re.Pattern:
@@ -44,6 +56,14 @@ def _matches_any(patterns: Iterable[str], value: str, case: bool) -> bool:
     return any(p == "*" or _glob(p, case).match(value) for p in patterns)
 
 
+def _session_of(principal: str) -> str | None:
+    """The role ARN behind an assumed-role session (a policy naming the role matches its sessions)."""
+    if ":assumed-role/" not in principal:
+        return None
+    account = principal.split(":")[4]
+    return f"arn:aws:iam::{account}:role/" + principal.split(":assumed-role/", 1)[1].split("/")[0]
+
+
 def _principal_matches(spec: Any, principal: str) -> bool:
     """For resource policies: does the statement's Principal name this caller?"""
     if spec == "*" or spec is None:
@@ -51,7 +71,7 @@ def _principal_matches(spec: Any, principal: str) -> bool:
     if isinstance(spec, dict):
         for kind, values in spec.items():
             for v in _as_list(values):
-                if v == "*" or v == principal:
+                if v == "*" or v == principal or (kind == "AWS" and _session_of(principal) == v):
                     return True
                 if kind == "AWS" and re.fullmatch(r"\d{12}", str(v)) and f":{v}:" in principal:
                     return True
@@ -147,12 +167,36 @@ def evaluate(action: str, resource: str, *, identity_policies: Iterable[dict[str
                 if not _statement_applies(st, action, resource, context, who if kind == "resource-based" else None):
                     continue
                 if st.get("Effect") == "Deny":
-                    return Decision(False, True, f"an explicit deny in a {kind} policy", st.get("Sid"))
+                    article = "an" if kind.startswith("identity") else "a"
+                    return Decision(False, True, f"an explicit deny in {article} {kind} policy", st.get("Sid"))
                 if st.get("Effect") == "Allow" and not allowed:
                     allowed, allow_sid = True, st.get("Sid")
     if allowed:
         return Decision(True, False, "allowed", allow_sid)
     return Decision(False, False, "no identity-based policy allows")
+
+
+def trusts_principal(trust_policy: dict[str, Any], principal: str, account: str) -> bool:
+    """Does a role's trust policy let an IAM principal of ``account`` assume it (sts:AssumeRole)?
+
+    ``{"AWS": "arn:aws:iam::<account>:root"}`` (or the bare account id) trusts every principal of the
+    account whose own policies allow sts:AssumeRole; a user or role ARN trusts that identity only.
+    """
+    role_of_session = None
+    if ":assumed-role/" in principal:
+        role_of_session = f"arn:aws:iam::{account}:role/" + principal.split(":assumed-role/", 1)[1].split("/")[0]
+    for st in statements(trust_policy):
+        if st.get("Effect") != "Allow" or not _matches_any(_as_list(st.get("Action")), "sts:AssumeRole", case=False):
+            continue
+        spec = st.get("Principal")
+        if spec == "*":
+            return True
+        if not isinstance(spec, dict):
+            continue
+        for v in _as_list(spec.get("AWS")):
+            if v in (account, f"arn:aws:iam::{account}:root", principal, role_of_session, "*"):
+                return True
+    return False
 
 
 def trusts(trust_policy: dict[str, Any], service_principal: str) -> bool:

@@ -426,6 +426,22 @@ class ContainerRunner(Algorithm):
     def principal(self) -> str:
         return self.world.services["iam"].session_arn(self.request["RoleArn"])
 
+    @property
+    def isolated(self) -> bool:
+        return bool(self.request.get("EnableNetworkIsolation"))
+
+    def outbound_route(self):
+        """The path the container's own connections to the internet would take (engine.network)."""
+        from engine import network
+
+        vpc = self.request.get("VpcConfig")
+        ec2 = self.world.services["ec2"]
+        placement = network.place(ec2, vpc["Subnets"], vpc["SecurityGroupIds"]) if vpc else None
+        return network.route(ec2, placement, "internet")
+
+    def arn(self) -> str:
+        return self.world.arn("sagemaker", f"training-job/{self.request.get('TrainingJobName', '').lower()}")
+
 
 class ScriptModeRunner(ContainerRunner):
     """AWS's scikit-learn framework image: ``sagemaker_program`` from ``sagemaker_submit_directory``."""
@@ -492,8 +508,8 @@ class ScriptModeRunner(ContainerRunner):
         if not d.allowed:
             raise AlgorithmClientError(
                 f"Failed to download the training code from {uri}: AccessDenied (403): User: {principal} is not "
-                f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} because "
-                f"{d.reason} the s3:GetObject action")
+                f"authorized to perform: s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} "
+                f"{d.explain('s3:GetObject')}")
         try:
             return s3.get(bucket, key).data
         except ServiceError:
@@ -680,6 +696,7 @@ class ContainerTrainer(Trainer):
         for key, value in (req.get("Environment") or {}).items():
             env[str(key)] = str(value)
         env.update({f"SM_{str(k).upper()}": _env_value(v) for k, v in sm.items()})
+        env.update(self._network_env(tmp))
         env.update({
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -691,6 +708,45 @@ class ContainerTrainer(Trainer):
                                                       f"training-job/{req.get('TrainingJobName', '').lower()}"),
         })
         return {k: v for k, v in env.items() if k and "=" not in k and "\0" not in k and "\0" not in v}
+
+    def _network_env(self, tmp: Path) -> dict[str, str]:
+        """What engine/services/sagemaker/netguard/sitecustomize.py needs to stand in for the network."""
+        user_path = (self.runner.request.get("Environment") or {}).get("PYTHONPATH")
+        paths = [str(Path(__file__).parent / "netguard")] + ([str(user_path)] if user_path else [])
+        if self.runner.isolated:
+            mode, path = "isolated", "none"
+        else:
+            route = self.runner.outbound_route()
+            mode, path = "routed", f"{route.path}" + (f" ({route.via})" if route.via else "")
+        return {"PYTHONPATH": os.pathsep.join(paths), "SAGETUTOR_NETWORK": mode, "SAGETUTOR_NETWORK_PATH": path,
+                "SAGETUTOR_NETWORK_LOG": str(tmp / "network.log")}
+
+    def _record_connections(self, tmp: Path) -> None:
+        """Each outbound connection the program tried becomes a security fact (what path, or why none)."""
+        log = tmp / "network.log"
+        if not log.is_file():
+            return
+        from engine.security import NONE, Transfer
+
+        world = self.runner.world
+        route = None if self.runner.isolated else self.runner.outbound_route()
+        seen = 0
+        for raw in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            seen += 1
+            if seen > 50:  # enough to show what happened
+                break
+            target = f"{entry.get('host')}:{entry.get('port')}"
+            if route is None:
+                t = Transfer(world.clock.seconds, self.runner.arn(), "internet", "outbound call", NONE, None, 0,
+                             f"network isolation: the container cannot make outbound calls (to {target})")
+            else:
+                t = Transfer(world.clock.seconds, self.runner.arn(), "internet", "outbound call", route.path,
+                             route.via, 0, f"to {target}: {route.reason}")
+            world.security.record_transfer(t)
 
     def _resource_config(self, instance_type: str, hosts: list[str]) -> dict:
         return {"current_host": HOST, "current_instance_type": instance_type,
@@ -765,6 +821,7 @@ class ContainerTrainer(Trainer):
                         proc.wait()
                 if posix:
                     _kill(proc)  # anything the script left running in its process group
+            self._record_connections(tmp)
             stdout = _tail_lines(out_path, MAX_LOG_BYTES, "stdout")
             stderr = _tail_lines(err_path, MAX_LOG_BYTES, "stderr")
             self.log_lines += stdout + stderr

@@ -47,7 +47,7 @@ from engine.clock import EPOCH
 from engine.errors import ServiceError, validation
 from engine.pricing import hourly_price, instance_spec, unit_price
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import images
+from engine.services.sagemaker import access, images
 
 MAX_PAYLOAD = 6 * 1024 * 1024
 SERVERLESS_MAX_PAYLOAD = 4 * 1024 * 1024
@@ -299,6 +299,7 @@ class Hosting:
         arn = self.world.arn("sagemaker", f"model/{name.lower()}")
         if name in self.models:
             raise validation(f"Cannot create already existing model \"{arn}\".")
+        access.placement(self.world, req.get("VpcConfig"))
         role = req.get("ExecutionRoleArn")
         if role and not self.world.services["iam"].can_assume(role):
             raise validation(f"Could not assume role {role}. Please ensure that the role exists and allows principal "
@@ -477,6 +478,13 @@ class Hosting:
         yield self.clock.env.timeout(seconds)
         if ep.status != "Creating":
             return
+        problem = self._secure_bring_up(ep)
+        if problem is not None:
+            ep.status = "Failed"
+            ep.failure = problem[:1024]
+            ep.last_modified = self.clock.seconds
+            self.world.event(ep.arn, "status", f"Endpoint failed: {problem}", "Failed")
+            return
         ep.status = "InService"
         ep.last_modified = self.clock.seconds
         self._start_meters(ep, ep.variants)
@@ -488,6 +496,39 @@ class Hosting:
         if ep.kind == "async":
             self.clock.env.process(self._publish_backlog(ep))  # a standing process: no busy token
             self._kick(ep)
+
+    def _secure_bring_up(self, ep: Endpoint) -> str | None:
+        """The model downloads over each variant's network with its role; the volumes take the config's key.
+
+        Returns AWS's FailureReason when the endpoint cannot come up, else None.
+        """
+        cfg = self.configs[ep.config]
+        key = cfg.request.get("KmsKeyId")
+        for v in ep.variants:
+            model = self.models.get(v.model) if isinstance(getattr(v, "model", None), str) else None
+            if model is None:
+                continue
+            role = model.request.get("ExecutionRoleArn")
+            if key and role and not v.serverless:
+                use = access.use_key(self.world, role, key, "kms:CreateGrant", ep.arn)
+                if not use.allowed:
+                    return f"Could not use the KMS key {key} for the endpoint's storage volumes: {use.code}: {use.message}"
+            vpc = model.request.get("VpcConfig")
+            size = 0
+            s3 = self.world.services["s3"]
+            for c in model.containers:
+                url = c.get("ModelDataUrl")
+                if url and not url.endswith("/"):
+                    b, k = parse_uri(url)
+                    obj = s3.buckets.get(b).objects.get(k) if b in s3.buckets else None
+                    size += len(obj.data) if obj is not None else 0
+            try:
+                access.carry_s3(self.world, ep.arn, vpc, "model artifact", size)
+            except access.NoRoute:
+                return f"Failed to download model data for container of model {model.name}. " + access.NO_S3_ROUTE
+        if ep.kind != "serverless":
+            access.record_volume(self.world, ep.arn, "endpoint-volume", key)
+        return None
 
     def describe_endpoint(self, req: dict, call) -> dict:
         ep = self._endpoint(req["EndpointName"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from engine.errors import ServiceError
+from engine.services.iam.policy import not_authorized
 from engine.services.s3 import parse_uri
 
 
@@ -17,13 +18,13 @@ class InputError(Exception):
     """The input names no readable objects; the message is AWS's text without a ClientError prefix."""
 
 
-def denied(principal: str, action: str, resource: str, reason: str) -> str:
-    return (f"Data download failed: AccessDenied (403): User: {principal} is not authorized to perform: {action} on "
-            f"resource: {resource} because {reason} the {action} action")
+def denied(principal: str, action: str, resource: str, decision) -> str:
+    return f"Data download failed: AccessDenied (403): {not_authorized(principal, action, resource, decision)}"
 
 
 def list_objects(s3, uri: str, data_type: str, role: str | None, region: str,
-                 principal: str | None = None) -> list[tuple[str, str, str]]:
+                 principal: str | None = None, context: dict | None = None,
+                 on_behalf_of: str | None = None) -> list[tuple[str, str, str]]:
     """(bucket, key, name relative to the input's "directory") of every input object.
 
     With ``principal`` the reads are authorised as that identity (s3:ListBucket on the
@@ -37,9 +38,9 @@ def list_objects(s3, uri: str, data_type: str, role: str | None, region: str,
         raise InputError(missing)
     if data_type == "ManifestFile":
         if principal is not None:
-            d = s3.authorize(principal, "s3:GetObject", bucket, prefix)
+            d = s3.authorize(principal, "s3:GetObject", bucket, prefix, context=context, on_behalf_of=on_behalf_of)
             if not d.allowed:
-                raise InputError(denied(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}", d.reason))
+                raise InputError(denied(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}", d))
         try:
             manifest = json.loads(s3.get(bucket, prefix).data)
             base_bucket, base = parse_uri(manifest[0]["prefix"])
@@ -51,9 +52,9 @@ def list_objects(s3, uri: str, data_type: str, role: str | None, region: str,
             raise InputError(missing)
         return out
     if principal is not None:
-        d = s3.authorize(principal, "s3:ListBucket", bucket)
+        d = s3.authorize(principal, "s3:ListBucket", bucket, context=context, on_behalf_of=on_behalf_of)
         if not d.allowed:
-            raise InputError(denied(principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", d.reason))
+            raise InputError(denied(principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", d))
     base = prefix[:prefix.rfind("/") + 1]  # names are relative to the prefix's "directory"
     keys = [k for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
     if not keys:

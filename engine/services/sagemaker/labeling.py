@@ -184,8 +184,7 @@ class Labeling:
         decision = s3.authorize(principal, "s3:GetObject", bucket, key)
         if not decision.allowed:
             raise ServiceError("AccessDenied", f"User: {principal} is not authorized to perform: s3:GetObject on "
-                                               f"resource: arn:aws:s3:::{bucket}/{key} because {decision.reason} "
-                                               "the s3:GetObject action", 403)
+                                               f"resource: arn:aws:s3:::{bucket}/{key} {decision.explain('s3:GetObject')}", 403)
         return s3.get(bucket, key).data
 
     def _read_for_create(self, role: str, uri: str, what: str) -> bytes:
@@ -825,7 +824,7 @@ class Labeling:
         if not decision.allowed:
             raise _Failed(f"ClientError: Failed to write the output manifest: AccessDenied (403): User: {principal} "
                           f"is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::{bucket}/{key} "
-                          f"because {decision.reason} the s3:PutObject action")
+                          f"{decision.explain('s3:PutObject')}")
         lines = [self._manifest_line(job, job.records[i], job.labels[i])
                  for i in range(len(job.records)) if i in job.labels]
         body = "".join(x + "\n" for x in lines).encode("utf-8")

@@ -430,8 +430,7 @@ class Monitoring:
         d = s3.authorize(principal, "s3:GetObject", bucket, key)
         if not d.allowed:
             raise _Failed(f"ClientError: AccessDenied (403): User: {principal} is not authorized to perform: "
-                          f"s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} because {d.reason} the "
-                          "s3:GetObject action")
+                          f"s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} {d.explain('s3:GetObject')}")
         try:
             return s3.get(bucket, key).data
         except ServiceError:
@@ -449,8 +448,7 @@ class Monitoring:
             d = s3.authorize(principal, "s3:PutObject", bucket, key)
             if not d.allowed:
                 raise _Failed(f"ClientError: AccessDenied (403): User: {principal} is not authorized to perform: "
-                              f"s3:PutObject on resource: arn:aws:s3:::{bucket}/{key} because {d.reason} the "
-                              "s3:PutObject action")
+                              f"s3:PutObject on resource: arn:aws:s3:::{bucket}/{key} {d.explain('s3:PutObject')}")
             s3.put_bytes(bucket, key, data, "application/json")
             job.outputs[fname] = f"s3://{bucket}/{key}"
 
@@ -486,8 +484,7 @@ class Monitoring:
         d = s3.authorize(principal, "s3:ListBucket", bucket)
         if not d.allowed:
             raise _Failed(f"ClientError: AccessDenied (403): User: {principal} is not authorized to perform: "
-                          f"s3:ListBucket on resource: arn:aws:s3:::{bucket} because {d.reason} the s3:ListBucket "
-                          "action")
+                          f"s3:ListBucket on resource: arn:aws:s3:::{bucket} {d.explain('s3:ListBucket')}")
         keys = [k for k in s3.list_keys(bucket, prefix) if not k.endswith("/")]
         if not keys:
             raise _Failed(missing)

@@ -26,6 +26,7 @@ from typing import Any
 from engine import timing
 from engine.errors import validation
 from engine.pricing import hourly_price, instance_spec, unit_price
+from engine.services.sagemaker import access
 
 LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 #: A lifecycle script that runs longer than this fails the create or start.
@@ -280,6 +281,8 @@ class Notebooks:
                              "(DirectInternetAccess Disabled requires SubnetId).")
         if req.get("SecurityGroupIds") and not req.get("SubnetId"):
             raise validation("SecurityGroupIds can only be specified together with a SubnetId.")
+        if req.get("SubnetId"):
+            access.placement(self.world, self._vpc_config(req))
         if req.get("LifecycleConfigName"):
             self._lcc(req["LifecycleConfigName"], "describe")
         nb = NotebookInstance(name, arn, dict(req), self.clock.seconds, last_modified=self.clock.seconds)
@@ -311,6 +314,11 @@ class Notebooks:
         yield env.timeout(timing.provision_seconds(spec, u) + SETUP_SECONDS)
         if nb.status != "Pending":
             return
+        problem = self._secure_launch(nb)
+        if problem is not None:
+            nb.failure = problem
+            self._set(nb, "Failed", problem)
+            return
         lcc = self.lifecycle_configs.get(nb.request.get("LifecycleConfigName") or "")
         if lcc is not None:
             hooks = ([("OnCreate", lcc.on_create)] if not nb.created_ok else []) + [("OnStart", lcc.on_start)]
@@ -330,6 +338,40 @@ class Notebooks:
         nb.meter = self.world.ledger.start_meter(nb.arn, "sagemaker", "notebook-instance-seconds", price.usd,
                                                  "on-demand", nb.instance_type, 1,
                                                  f"notebook instance on {nb.instance_type} while InService")
+
+    def _vpc_config(self, req: dict) -> dict | None:
+        if not req.get("SubnetId"):
+            return None
+        groups = req.get("SecurityGroupIds")
+        if not groups:  # AWS attaches the VPC's default security group
+            ec2 = self.world.services["ec2"]
+            groups = [ec2.default_security_group(ec2.subnet_vpc(req["SubnetId"]))] if ec2.subnet_vpc(
+                req["SubnetId"]) else []
+        return {"Subnets": [req["SubnetId"]], "SecurityGroupIds": list(groups)}
+
+    def _secure_launch(self, nb: NotebookInstance) -> str | None:
+        """The volume key must be usable by the notebook's role; record where its traffic can go."""
+        from engine import network
+        from engine.security import PUBLIC_INTERNET, Transfer
+
+        key = nb.request.get("KmsKeyId")
+        if key:
+            use = access.use_key(self.world, nb.request["RoleArn"], key, "kms:CreateGrant", nb.arn)
+            if not use.allowed:
+                return f"Could not use the KMS key {key} for the notebook's ML storage volume: {use.code}: {use.message}"
+        access.record_volume(self.world, nb.arn, "notebook-volume", key)
+        ec2 = self.world.services["ec2"]
+        place = access.placement_or_none(self.world, self._vpc_config(nb.request))
+        direct = nb.request.get("DirectInternetAccess", "Enabled") == "Enabled"
+        for service in ("internet", "s3", "sagemaker.api"):
+            if direct and (service == "internet" or place is None):
+                route = network.Route(PUBLIC_INTERNET, None, "DirectInternetAccess Enabled: SageMaker's network "
+                                                             "gives the notebook internet access", {})
+            else:
+                route = network.route(ec2, place, service)
+            self.world.security.record_transfer(Transfer(self.clock.seconds, nb.arn, service, "reachability",
+                                                         route.path, route.via, 0, route.reason))
+        return None
 
     def _run_script(self, nb: NotebookInstance, lcc: LifecycleConfig, hook: str, content: str):
         """Log the script line by line at simulated instants; False when it passes the 5-minute limit."""

@@ -24,7 +24,7 @@ from engine.bill import line, per_second
 from engine.errors import ServiceError, not_found, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import images, inputs
+from engine.services.sagemaker import access, images, inputs
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -201,6 +201,8 @@ class Training:
         rc = req["ResourceConfig"]
         if "InstanceType" not in rc or not rc.get("InstanceCount"):
             raise validation("ResourceConfig must specify InstanceType and an InstanceCount of at least 1.")
+        access.placement(self.world, req.get("VpcConfig"))
+        access.check_volume_key(rc["InstanceType"], rc.get("VolumeKmsKeyId"))
         role = req["RoleArn"]
         if not self._iam().can_assume(role):
             raise validation(f"Could not assume role {role}. Please ensure that the role exists and allows "
@@ -385,6 +387,7 @@ class Training:
             env.process(self._maxwait_timer(job, stop["MaxWaitTimeInSeconds"]))
             job.discount = self.world.spot.market(job.instance_type).discount
         try:
+            self._volume_key(job)
             runner = run.runner = self._runner(image, job)
             while True:
                 attempt = Attempt(len(job.attempts) + 1)
@@ -418,6 +421,15 @@ class Training:
             self._fail(job, f"ClientError: {e}")
         except AlgorithmError as e:
             self._fail(job, f"AlgorithmError: {e}")
+
+    def _volume_key(self, job: TrainingJob) -> None:
+        """SageMaker grants the instances' volumes use of VolumeKmsKeyId, with the job's role."""
+        key = job.request["ResourceConfig"].get("VolumeKmsKeyId")
+        if key:
+            use = access.use_key(self.world, job.request["RoleArn"], key, "kms:CreateGrant", job.arn)
+            if not use.allowed:
+                raise _Failed(f"ClientError: Could not use the volume KMS key {key}: {use.code}: {use.message}")
+        access.record_volume(self.world, job.arn, "ml-volume", key)
 
     def _attempt(self, job: TrainingJob, attempt: Attempt, run: _Run):
         env = self.clock.env
@@ -596,6 +608,11 @@ class Training:
         total = 0
         scale = 1.0
         count = job.instance_count
+        vpc = job.request.get("VpcConfig")
+        try:
+            net = access.reach_s3(self.world, job.arn, vpc, "input data")
+        except access.NoRoute:
+            raise _Failed("ClientError: Data download failed:" + access.NO_S3_ROUTE) from None
         for ch in job.request.get("InputDataConfig", []):
             src = ch["DataSource"]["S3DataSource"]
             uri = src["S3Uri"]
@@ -603,18 +620,22 @@ class Training:
             objects = []
             try:
                 listed = inputs.list_objects(s3, uri, src["S3DataType"], job.request["RoleArn"], self.world.region,
-                                             principal)
+                                             principal, net, job.arn)
             except inputs.InputError as e:
                 raise _Failed(f"ClientError: {e}") from None
             for obj_bucket, key, _ in listed:
-                d = s3.authorize(principal, "s3:GetObject", obj_bucket, key)
+                d = s3.authorize(principal, "s3:GetObject", obj_bucket, key, context=net, on_behalf_of=job.arn)
                 if not d.allowed:
                     raise _Failed("ClientError: " + inputs.denied(principal, "s3:GetObject",
-                                                                  f"arn:aws:s3:::{obj_bucket}/{key}", d.reason))
+                                                                  f"arn:aws:s3:::{obj_bucket}/{key}", d))
                 try:
-                    objects.append((key, s3.get(obj_bucket, key).data))
+                    obj = s3.get(obj_bucket, key)
                 except ServiceError:
                     raise _Failed(f"ClientError: Data download failed: s3://{obj_bucket}/{key} does not exist") from None
+                use = s3.kms_for_get(principal, obj, on_behalf_of=job.arn)
+                if use is not None and not use.allowed:
+                    raise _Failed(f"ClientError: Data download failed: {use.code}: {use.message}")
+                objects.append((key, obj.data))
             if ch["ChannelName"] == "model":  # incremental training: an earlier model.tar.gz, verified
                 objects = [(key, self._model_payload(f"s3://{bucket}/{key}", body)) for key, body in objects]
             data = ChannelData(ch["ChannelName"], ch.get("ContentType"), objects)
@@ -635,6 +656,7 @@ class Training:
                                            "instances get no data (ShardedByS3Key)")
                     else:
                         shards = [data for _ in range(count)]
+        access.carry_s3(self.world, job.arn, vpc, "input data", int(total * scale))
         return self._Data(channels, shards, sharded, total, total * scale, scale)
 
     @staticmethod
@@ -685,7 +707,12 @@ class Training:
             return
         principal = self._iam().session_arn(job.request["RoleArn"])
         key = f"{prefix}{runner.name}-checkpoint.{trainer.done_units:06d}"
-        if not s3.authorize(principal, "s3:PutObject", bucket, key).allowed:
+        try:
+            access.reach_s3(self.world, job.arn, job.request.get("VpcConfig"), "checkpoint")
+        except access.NoRoute as e:
+            self._log(job, f"Could not upload checkpoint to s3://{bucket}/{key}: {e}")
+            return
+        if not s3.authorize(principal, "s3:PutObject", bucket, key, on_behalf_of=job.arn).allowed:
             self._log(job, f"Could not upload checkpoint to s3://{bucket}/{key}: AccessDenied")
             return
         data = artifacts.pack("checkpoint", runner.name, trainer.state(), {"unit": trainer.done_units,
@@ -729,12 +756,23 @@ class Training:
         if bucket not in s3.buckets:
             raise _Failed(f"ClientError: Failed to upload model artifacts to s3://{bucket}/{key}: The specified "
                           "bucket does not exist")
-        d = s3.authorize(principal, "s3:PutObject", bucket, key)
+        try:
+            net = access.reach_s3(self.world, job.arn, job.request.get("VpcConfig"), "model artifact")
+            access.carry_s3(self.world, job.arn, job.request.get("VpcConfig"), "model artifact", len(data))
+        except access.NoRoute:
+            raise _Failed("ClientError: Failed to upload model artifacts: " + access.NO_S3_ROUTE) from None
+        out_key = job.request["OutputDataConfig"].get("KmsKeyId")
+        use = s3.kms_for_put(principal, bucket, "aws:kms", out_key, on_behalf_of=job.arn)
+        if use is not None and not use.allowed:
+            raise _Failed(f"ClientError: Failed to upload model artifacts: {use.code}: {use.message}")
+        key_arn = use.key_arn if use is not None else None
+        d = s3.authorize(principal, "s3:PutObject", bucket, key,
+                         context={**net, **access.s3_context("aws:kms", key_arn)}, on_behalf_of=job.arn)
         if not d.allowed:
             raise _Failed(f"ClientError: Failed to upload model artifacts: AccessDenied (403): User: {principal} is "
                           f"not authorized to perform: s3:PutObject on resource: arn:aws:s3:::{bucket}/{key} "
-                          f"because {d.reason} the s3:PutObject action")
-        s3.put_bytes(bucket, key, data, "application/x-tar")
+                          f"{d.explain('s3:PutObject')}")
+        s3.put_bytes(bucket, key, data, "application/x-tar", sse="aws:kms", kms_key_id=key_arn)
         job.model_uri = f"s3://{bucket}/{key}"
         job.final_metrics = dict(trainer.final_metrics())
         job.metric_time = self.clock.seconds

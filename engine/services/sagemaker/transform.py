@@ -45,7 +45,7 @@ from engine.algorithms.readers import media_type
 from engine.errors import ServiceError, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import inputs
+from engine.services.sagemaker import access, inputs
 from engine.services.sagemaker.jsonpath import JsonPath, JsonPathError, parse
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -378,6 +378,7 @@ class Transform:
             for n in range(count):
                 self._log(job, f"Downloading the container image and the model ({model_bytes:,} bytes)", n)
             yield env.timeout(timing.image_seconds(spec) + math.ceil(model_bytes / timing.bandwidth_bytes(spec)))
+            self._secure_start(job, model_bytes)
             try:
                 objects = self._objects(job.request, job.model.request.get("ExecutionRoleArn"))
             except _Failed as e:
@@ -406,6 +407,22 @@ class Transform:
             if job.instances:
                 self._log(job, f"ERROR {failure}")
             self._finish(job, "Failed", job.failure)
+
+    def _secure_start(self, job: TransformJob, model_bytes: int) -> None:
+        """The model's VpcConfig decides the path to S3; the volume and output keys must be usable by its role."""
+        vpc = job.model.request.get("VpcConfig")
+        try:
+            access.carry_s3(self.world, job.arn, vpc, "model artifact", model_bytes)
+        except access.NoRoute:
+            raise _Failed("ClientError: Data download failed:" + access.NO_S3_ROUTE) from None
+        role = job.model.request.get("ExecutionRoleArn")
+        volume_key = job.request["TransformResources"].get("VolumeKmsKeyId")
+        if volume_key and role:
+            use = access.use_key(self.world, role, volume_key, "kms:CreateGrant", job.arn)
+            if not use.allowed:
+                raise _Failed(f"ClientError: Could not use the volume KMS key {volume_key}: {use.code}: "
+                              f"{use.message}")
+        access.record_volume(self.world, job.arn, "ml-volume", volume_key)
 
     def _finish(self, job: TransformJob, status: str, message: str) -> None:
         job.end = self.clock.seconds
@@ -496,12 +513,20 @@ class Transform:
             d = s3.authorize(principal, "s3:GetObject", bucket, key)
             if not d.allowed:
                 raise _ObjectFailed(f"ClientError: AccessDenied (403): User: {principal} is not authorized to perform: "
-                                    f"s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} because {d.reason} the "
-                                    "s3:GetObject action")
+                                    f"s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} {d.explain('s3:GetObject')}")
         try:
-            data = s3.get(bucket, key).data
+            obj = s3.get(bucket, key)
         except ServiceError:
             raise _ObjectFailed(f"ClientError: Object s3://{bucket}/{key} does not exist") from None
+        if principal:
+            use = s3.kms_for_get(principal, obj, on_behalf_of=job.arn)
+            if use is not None and not use.allowed:
+                raise _ObjectFailed(f"ClientError: Failed to download s3://{bucket}/{key}: {use.code}: {use.message}")
+        data = obj.data
+        try:
+            access.carry_s3(self.world, job.arn, job.model.request.get("VpcConfig"), "input data", len(data))
+        except access.NoRoute:
+            raise _ObjectFailed("ClientError: Data download failed:" + access.NO_S3_ROUTE) from None
         if job.settings.gzip:
             try:
                 data = gzip.decompress(data)
@@ -520,13 +545,26 @@ class Transform:
             raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: The specified bucket does not "
                                 "exist")
         principal = self._principal(job)
+        out_key = job.request["TransformOutput"].get("KmsKeyId")
+        key_arn = None
         if principal:
-            d = s3.authorize(principal, "s3:PutObject", bucket, key)
+            use = s3.kms_for_put(principal, bucket, "aws:kms" if out_key else None, out_key, on_behalf_of=job.arn)
+            if use is not None and not use.allowed:
+                raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: {use.code}: {use.message}")
+            key_arn = use.key_arn if use is not None else None
+        try:
+            access.carry_s3(self.world, job.arn, job.model.request.get("VpcConfig"), "output", len(outcome.output))
+        except access.NoRoute:
+            raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: " + access.NO_S3_ROUTE) from None
+        if principal:
+            d = s3.authorize(principal, "s3:PutObject", bucket, key,
+                             context=access.s3_context("aws:kms" if key_arn else None, key_arn), on_behalf_of=job.arn)
             if not d.allowed:
                 raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: AccessDenied (403): User: "
                                     f"{principal} is not authorized to perform: s3:PutObject on resource: "
-                                    f"arn:aws:s3:::{bucket}/{key} because {d.reason} the s3:PutObject action")
-        s3.put_bytes(bucket, key, outcome.output, outcome.content_type)
+                                    f"arn:aws:s3:::{bucket}/{key} {d.explain('s3:PutObject')}")
+        s3.put_bytes(bucket, key, outcome.output, outcome.content_type, sse="aws:kms" if key_arn else None,
+                     kms_key_id=key_arn)
         return f"s3://{bucket}/{key}"
 
     # -- the real work -------------------------------------------------------------------------------
