@@ -225,7 +225,8 @@ class Authorizer:
         if not decision.allowed:
             raise self._denied(service, principal, action, resource, decision)
         passed_to = "states.amazonaws.com" if service == "stepfunctions" else f"{PREFIX.get(service, service)}.amazonaws.com"
-        for role in sorted(set(_walk(params, ROLE_PARAMS))):
+        roles = () if service == "sts" else sorted(set(_walk(params, ROLE_PARAMS)))  # AssumeRole passes nothing
+        for role in roles:
             if not role.startswith("arn:aws:iam::"):
                 continue
             d = self._iam().authorize(principal, "iam:PassRole", role,

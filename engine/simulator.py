@@ -210,7 +210,9 @@ def _content_type(key: str) -> str:
 ENDPOINT_SERVICE = {"sagemaker": "sagemaker.api", "sagemaker-runtime": "sagemaker.runtime", "s3": "s3", "sts": "sts",
                     "logs": "logs", "cloudwatch": "monitoring", "ecr": "ecr.api", "kms": "kms",
                     "stepfunctions": "states"}
-#: Operations that carry data, so their transfers are security facts (and VPC endpoint/NAT data charges).
+#: Operations that carry data, so a placed caller's transfers are security facts (and VPC endpoint/NAT data
+#: charges); for a caller outside any VPC only invocations are (its S3 plumbing is not the architecture).
+_INVOKE_OPERATIONS = {"InvokeEndpoint", "InvokeEndpointAsync"}
 _OUTSIDE = {"aws:SourceIp": "203.0.113.10"}  # a documentation address: the learner's laptop
 _DATA_OPERATIONS = {"InvokeEndpoint", "InvokeEndpointAsync", "PutObject", "GetObject", "UploadPart"}
 
@@ -235,10 +237,15 @@ class _Gate:
             route = network.caller_route(self.world.services["ec2"], service=target, subnet=self.subnet,
                                          endpoint_url=self.endpoint_url)
             path, via, reason, context = route.path, route.via, route.reason, route.context
-        if path == "none" or call.operation in _DATA_OPERATIONS:
+        placed = self.subnet is not None or self.endpoint_url is not None
+        if path == "none" or call.operation in (_DATA_OPERATIONS if placed else _INVOKE_OPERATIONS):
+            nbytes = _request_bytes(self.world, call.operation, params)
             self.world.security.record_transfer(Transfer(
-                self.world.clock.seconds, call.principal, target, _purpose(call.operation), path, via,
-                _request_bytes(self.world, call.operation, params), reason))
+                self.world.clock.seconds, call.principal, target, _purpose(call.operation), path, via, nbytes, reason))
+            if path != "none" and placed:
+                from engine import network
+
+                network.charge(self.world, route, nbytes)  # NAT or interface endpoint data processing
         if path == "none":
             from botocore.exceptions import ConnectTimeoutError
 

@@ -367,6 +367,18 @@ class EC2:
         return next(a for a in self.associations.values()
                     if a.subnet_id is None and self.route_tables[a.route_table_id].vpc_id == vpc_id)
 
+    def subnet_vpc(self, subnet_id: str) -> str | None:
+        """The VPC of a subnet, or None for an unknown subnet."""
+        sub = self.subnets.get(subnet_id)
+        return sub.vpc_id if sub is not None else None
+
+    def default_security_group(self, vpc_id: str | None) -> str | None:
+        """The id of a VPC's ``default`` security group (what AWS attaches when none is named)."""
+        for g in self.groups.values():
+            if g.vpc_id == vpc_id and g.name == "default":
+                return g.id
+        return None
+
     def route_table_of(self, subnet_id: str) -> RouteTable:
         """The subnet's explicitly associated route table, else its VPC's main route table."""
         for a in self.associations.values():

@@ -295,10 +295,12 @@ class AutoscaleArgs(StepArgs):
 class InvokeArgs(StepArgs):
     KIND = "invoke"
     PRIMARY = "rows"
-    REFS = {"endpoint": ("deploy",)}
+    REFS = {"endpoint": ("deploy",), "vpc": ("network",)}
     NEEDS = {"endpoint": ("deploy",)}
     endpoint: StepRef | None = None
     rows: int = Field(1, ge=1, le=1000, description="test rows in the request body")
+    vpc: RefOrFlag = Field(False, description="call from an instance in a network step's subnet (true: the latest "
+                                              "network step), so the request takes that subnet's route")
     dataset: Dataset | None = Field(None, description="default: the model's training dataset")
     accept: Literal["text/csv", "application/json", "application/jsonlines"] | None = None
 
@@ -462,7 +464,8 @@ class IamArgs(StepArgs):
 class KeyArgs(StepArgs):
     KIND = "key"
     rotation: bool = Field(True, description="automatic yearly key rotation")
-    users: list[StepRef] = Field(default_factory=list, description="iam steps whose roles the key policy allows")
+    users: list[StepRef] = Field(default_factory=list, description="iam steps whose roles the key policy allows "
+                                                                   "(none: the default execution role)")
 
 
 class WaitArgs(StepArgs):

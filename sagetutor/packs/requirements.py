@@ -85,6 +85,8 @@ FACTS: dict[str, FactInfo] = {
              cost__monitoring="Model Monitor schedules and baselining",
              cost__network="NAT gateways, VPC endpoints, data transfer",
              cost__storage="S3, ECR and ML storage volumes",
+             cost__encryption="KMS keys and requests (customer managed keys by the month; requests, including "
+                              "those S3 makes for SSE-KMS objects)",
              cost__orchestration="Step Functions transitions and pipelines"),
     **_facts(Kind.DURATION,
              time__total="virtual time from the plan's first step until its work is done",
@@ -104,7 +106,9 @@ FACTS: dict[str, FactInfo] = {
              requests__errors="requests that failed (throttled, timed out, errors)",
              spot__interruptions="Spot reclaims the training jobs went through",
              instances__max="the most endpoint instances in service at once",
-             denials="API calls denied by IAM"),
+             denials="API calls denied by IAM",
+             network__blocked="transfers to AWS services that found no network path (a job, notebook, Studio app "
+                              "or caller that could not reach S3 or an AWS API)"),
     **_facts(Kind.FRACTION,
              requests__error_rate="failed requests / requests sent",
              spot__savings="1 - BillableTimeInSeconds / TrainingTimeInSeconds",
@@ -113,8 +117,10 @@ FACTS: dict[str, FactInfo] = {
              completed="every job of the plan ended Completed (endpoints InService)",
              survived_interruption="a Spot reclaim happened and the job still completed",
              resumed_from_checkpoint="an attempt after a reclaim resumed from an S3 checkpoint",
-             no_public_network_path="no resource of the plan can reach or be reached from the internet",
-             encrypted_with_customer_managed_key="every volume, output and endpoint uses a customer managed KMS key",
+             no_public_network_path="no transfer of the plan took a public path (SageMaker's internet-connected "
+                                    "network, an internet gateway or a NAT gateway); see docs/security.md",
+             encrypted_with_customer_managed_key="every volume and every object the plan's jobs wrote is encrypted "
+                                                "with a customer managed KMS key",
              encrypted_in_transit="inter-container traffic encryption on every distributed job",
              network_isolation="containers run with network isolation",
              access_denied="some API call of the plan was denied by IAM",

@@ -33,7 +33,7 @@ from sagetutor.packs.requirements import Extreme, Fact, MissingFact, Requirement
 
 #: Cost fact -> what it covers (docs/pack-format.md), for the bill's categories.
 COST_CATEGORIES = ("training", "tuning", "hosting", "transform", "labeling", "notebook", "studio", "monitoring",
-                   "network", "storage", "orchestration")
+                   "network", "storage", "encryption", "orchestration")
 MAX_TIMELINE = 400
 JOB_END = ("Completed", "Failed", "Stopped")
 
@@ -67,6 +67,8 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 def _category(arn: str, usage: str, service: str, tuning_children: set[str]) -> str:
     res = _short(arn)
+    if service == "kms":
+        return "encryption"
     if "storage" in usage or service in ("s3", "ecr"):
         return "storage"
     if service == "ec2" or any(w in usage for w in ("nat-gateway", "vpc-endpoint", "data-transfer")):
@@ -358,9 +360,11 @@ def build(run: Any) -> dict:
     facts["status"] = _final_status(run, r, sfn)
     facts["time.total"] = round(run.ended, 3)
 
-    # -- security facts (placeholder until the engine simulates VPCs and KMS)
-    security = _security(r, res, [d for _, d in trainings])
-    facts.update({k: v for k, v in security.items() if k != "note"})
+    # -- security facts (the engine records every path, key and decision)
+    security = _security(r, res, [d for _, d in trainings], eng)
+    facts.update({k: v for k, v in security.items() if k != "public_paths"})
+    if security["public_paths"]:
+        metrics["public_paths"] = security["public_paths"][:20]
 
     # -- timeline
     events = []
@@ -435,55 +439,29 @@ def _final_status(run: Any, r: _Reader, sfn: Any) -> str:
     return ""
 
 
-def _security(r: _Reader, res: Any, trainings: list[dict]) -> dict:
+def _security(r: _Reader, res: Any, trainings: list[dict], eng: Any) -> dict:
+    """Read from the engine's security facts (engine.security): paths data took, keys, isolation."""
+    facts = eng.security()
     isolated: list[bool] = []
-    private: list[bool] = []
-    cmk: list[bool] = []
     transit: list[bool] = []
     for d in trainings:
         isolated.append(bool(d.get("EnableNetworkIsolation")))
-        private.append("VpcConfig" in d)
-        cmk.append(bool(d.get("OutputDataConfig", {}).get("KmsKeyId")) and
-                   bool(d.get("ResourceConfig", {}).get("VolumeKmsKeyId")))
         if d.get("ResourceConfig", {}).get("InstanceCount", 1) > 1:
             transit.append(bool(d.get("EnableInterContainerTrafficEncryption")))
     for _, name in res.models:
         d = r.get("describe_model", ModelName=name)
-        if d is None:
-            continue
-        isolated.append(bool(d.get("EnableNetworkIsolation")))
-        private.append("VpcConfig" in d)
-    for _, name in res.endpoints:
-        d = r.get("describe_endpoint", EndpointName=name)
-        if d is None:
-            continue
-        cfg = r.get("describe_endpoint_config", EndpointConfigName=d["EndpointConfigName"]) or {}
-        cmk.append(bool(cfg.get("KmsKeyId")))
-    for _, name in res.transform_jobs:
-        d = r.get("describe_transform_job", TransformJobName=name)
         if d is not None:
-            cmk.append(bool(d.get("TransformOutput", {}).get("KmsKeyId")))
-    for _, name in res.notebooks:
-        d = r.get("describe_notebook_instance", NotebookInstanceName=name)
-        if d is not None:
-            private.append(d.get("DirectInternetAccess") == "Disabled")
-            cmk.append(bool(d.get("KmsKeyId")))
-    for _, domain in res.domains:
-        d = r.get("describe_domain", DomainId=domain)
-        if d is not None:
-            private.append(d.get("AppNetworkAccessType") == "VpcOnly")
-            cmk.append(bool(d.get("KmsKeyId")))
-    for _, name in res.labeling_jobs:
-        d = r.get("describe_labeling_job", LabelingJobName=name)
-        if d is not None:
-            cmk.append(bool(d.get("OutputConfig", {}).get("KmsKeyId")))
+            isolated.append(bool(d.get("EnableNetworkIsolation")))
+    public = [t for t in facts.transfers if t.public]
+    # what the plan stored: volumes, and objects its jobs wrote (not the code or request bodies it uploaded)
+    stored = [e for e in facts.encryption if e.kind.endswith("volume") or (
+        e.kind == "s3-object" and not e.resource.split(":::", 1)[-1].split("/", 1)[-1].startswith(("code/", "async/")))]
     return {"network_isolation": bool(isolated) and all(isolated),
-            "no_public_network_path": all(private),
-            "encrypted_with_customer_managed_key": all(cmk),
+            "no_public_network_path": not public,
+            "encrypted_with_customer_managed_key": bool(stored) and all(e.customer_managed for e in stored),
             "encrypted_in_transit": all(transit),
-            "note": "read from the resources' own settings (EnableNetworkIsolation, VpcConfig, DirectInternetAccess, "
-                    "KmsKeyId); the engine does not simulate VPCs or KMS keys yet, so network and key steps cannot "
-                    "run"}
+            "network.blocked": sum(1 for t in facts.transfers if t.path == "none" and t.service != "internet"),
+            "public_paths": sorted({f"{_short(t.resource)} -> {t.service} ({t.purpose}): {t.path}" for t in public})}
 
 
 def _clean(value: Any) -> Any:

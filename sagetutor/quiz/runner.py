@@ -58,9 +58,12 @@ VARIANT = "AllTraffic"
 AUTOSCALING_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 #: The longest a plan may run, in virtual time (a runaway plan stops here).
 MAX_SECONDS = 31 * 86400
-#: Step kinds that need the engine's security layer (ec2 and kms clients), not there yet.
-UNSUPPORTED_KINDS = {"network": "network steps (VPCs, subnets, VPC endpoints) need the engine's ec2 simulation",
-                     "key": "key steps (customer managed KMS keys) need the engine's kms simulation"}
+#: Step kinds the engine cannot run yet (none: network and key steps run on its ec2 and kms clients).
+UNSUPPORTED_KINDS: dict[str, str] = {}
+#: The address plan of a network step's VPC.
+VPC_CIDR = "10.0.0.0/16"
+APP_SUBNETS = (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
+NAT_SUBNET = ("10.0.100.0/24", "us-east-1a")
 
 
 class PlanNotSupported(Exception):
@@ -207,12 +210,6 @@ def check_supported(steps: list[Any]) -> None:
                 if kinds.get(ref) == "monitor":
                     raise PlanNotSupported("orchestrate", f"step '{name}': a monitor step cannot run inside a "
                                                           "workflow yet", name)
-        for arg in ("vpc", "kms_key"):
-            if getattr(a, arg, False):
-                raise PlanNotSupported("network" if arg == "vpc" else "key",
-                                       f"step '{name}': {arg} needs a "
-                                       f"{'network' if arg == 'vpc' else 'key'} step, which SageTutor cannot run "
-                                       "yet", name)
 
 
 # -- datasets and algorithms ------------------------------------------------------------------
@@ -498,10 +495,21 @@ class Runner:
 
     def call(self, service: str, operation: str, **kw: Any) -> dict:
         """One API call; a refusal is recorded against the current step and raises _StepFailed."""
-        from botocore.exceptions import ClientError, ParamValidationError
+        return self.call_with(self.client(service), operation, **kw)
+
+    def call_with(self, client: Any, operation: str, **kw: Any) -> dict:
+        """``call`` on a given client (e.g. one placed in a network step's subnet)."""
+        from botocore.exceptions import (
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ParamValidationError,
+        )
 
         try:
-            return getattr(self.client(service), operation)(**kw)
+            return getattr(client, operation)(**kw)
+        except (ConnectTimeoutError, EndpointConnectionError) as e:
+            self._api_error(operation, type(e).__name__, f"{e} (no network route from the caller's subnet)")
         except ClientError as e:
             err = e.response.get("Error", {})
             self._api_error(operation, err.get("Code", "Unknown"), err.get("Message", str(e)))
@@ -710,9 +718,9 @@ class Runner:
             raise _Skip(f"training job {job} ended {d['TrainingJobStatus']} with no model")
         return st.algorithm or "xgboost", url
 
-    def _model_for(self, source: _State, role: str, isolation: bool) -> str:
-        """A SageMaker model of a train or tune step's artifact (one per source, role and isolation)."""
-        key = (source.name, role, isolation)
+    def _model_for(self, source: _State, role: str, isolation: bool, vpc: dict | None = None) -> str:
+        """A SageMaker model of a train or tune step's artifact (one per source, role, isolation and VPC)."""
+        key = (source.name, role, isolation, json.dumps(vpc, sort_keys=True))
         if key in self._models:
             return self._models[key]
         algorithm, url = self._artifact(source)
@@ -720,6 +728,8 @@ class Runner:
         kw: dict[str, Any] = {}
         if isolation:
             kw["EnableNetworkIsolation"] = True
+        if vpc:
+            kw["VpcConfig"] = vpc
         self.call("sagemaker", "create_model", ModelName=name, ExecutionRoleArn=role,
                   PrimaryContainer={"Image": self.eng.image_uri(algorithm), "ModelDataUrl": url}, **kw)
         self.res.models.append((source.name, name))
@@ -768,7 +778,36 @@ class Runner:
             req["EnableNetworkIsolation"] = True
         if a.encrypt_inter_container:
             req["EnableInterContainerTrafficEncryption"] = True
+        self._secure_job(req, st, a)
         return req
+
+    def _secure_job(self, req: dict, st: _State, a: Any) -> None:
+        """A train or tune definition's VpcConfig and KMS keys from its network and key steps."""
+        vpc = self._vpc(a.vpc, st)
+        if vpc:
+            req["VpcConfig"] = vpc
+        key = self._key(a.kms_key, st)
+        if key:
+            req["ResourceConfig"]["VolumeKmsKeyId"] = key
+            req["OutputDataConfig"]["KmsKeyId"] = key
+
+    def _vpc(self, value: Any, st: _State) -> dict | None:
+        """The VpcConfig a ``vpc:`` argument names (true: the latest network step)."""
+        if value is False or value is None:
+            return None
+        net = self._ref(value, ("network",), st)
+        if net is None or not net.created:
+            raise _Skip("its network step made no VPC")
+        return {"Subnets": list(net.extra["subnets"]), "SecurityGroupIds": [net.extra["group"]]}
+
+    def _key(self, value: Any, st: _State) -> str | None:
+        """The key ARN a ``kms_key:`` argument names (true: the latest key step)."""
+        if value is False or value is None:
+            return None
+        key = self._ref(value, ("key",), st)
+        if key is None or not key.created:
+            raise _Skip("its key step made no key")
+        return key.extra["arn"]
 
     def _upload_code(self) -> None:
         if not self._code_uploaded:
@@ -850,6 +889,7 @@ class Runner:
                 "xgboost", "image-classification") else 3600
         if a.checkpoints:
             definition["CheckpointConfig"] = {"S3Uri": f"s3://{BUCKET}/checkpoints/{name}"}
+        self._secure_job(definition, st, a)
         config: dict[str, Any] = {
             "Strategy": {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}[
                 a.strategy],
@@ -889,6 +929,9 @@ class Runner:
         else:
             variant.update(InstanceType=a.instance, InitialInstanceCount=a.count)
         cfg: dict[str, Any] = {"EndpointConfigName": self._unique(f"{st.name}-config"), "ProductionVariants": [variant]}
+        key = self._key(a.kms_key, st)
+        if key and not a.serverless:
+            cfg["KmsKeyId"] = key
         if a.async_:
             cfg["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/async/{st.aws}/output/",
                                                             "S3FailurePath": f"s3://{BUCKET}/async/{st.aws}/failure/"}}
@@ -909,7 +952,10 @@ class Runner:
                 algorithm, url = self._artifact(src)
                 containers.append({"Image": self.eng.image_uri(algorithm), "ModelDataUrl": url})
             model = self._unique(f"{st.name}-pipeline")
-            kw = {"EnableNetworkIsolation": True} if a.network_isolation else {}
+            kw: dict[str, Any] = {"EnableNetworkIsolation": True} if a.network_isolation else {}
+            vpc = self._vpc(a.vpc, st)
+            if vpc:
+                kw["VpcConfig"] = vpc
             self.call("sagemaker", "create_model", ModelName=model, ExecutionRoleArn=role, Containers=containers, **kw)
             self.res.models.append((st.name, model))
             first = sources[0]
@@ -917,7 +963,7 @@ class Runner:
             first = self._ref(a.model, ("train", "tune"), st)
             if first is None:
                 raise _Skip("no train or tune step before it to deploy")
-            model = self._model_for(first, role, a.network_isolation)
+            model = self._model_for(first, role, a.network_isolation, self._vpc(a.vpc, st))
         st.dataset, st.algorithm = first.dataset, first.algorithm
         st.extra["async"] = a.async_
         cfg = self._endpoint_config(st, a, model)
@@ -1013,9 +1059,13 @@ class Runner:
             return
         serverless = bool(target.args.serverless)
         before = self._latency_us(endpoint, serverless)
+        runtime = self.client("sagemaker-runtime")
+        vpc = self._vpc(a.vpc, st)
+        if vpc:  # the caller runs on an instance in the network step's first subnet
+            runtime = self.eng.client("sagemaker-runtime", from_subnet=vpc["Subnets"][0])
         try:
-            self.call("sagemaker-runtime", "invoke_endpoint", EndpointName=endpoint, ContentType=content_type,
-                      Body=body, **kw)
+            self.call_with(runtime, "invoke_endpoint", EndpointName=endpoint, ContentType=content_type,
+                           Body=body, **kw)
         except _StepFailed:
             self.requests.error(self.errors[-1].code)
             raise
@@ -1041,8 +1091,12 @@ class Runner:
         if source is None:
             raise _Skip("no train or tune step before it")
         role = self._role(a.role)
-        model = self._model_for(source, role, False)
+        model = self._model_for(source, role, False, self._vpc(a.vpc, st))
         req = self._transform_request(st, a, source, model, st.aws)
+        key = self._key(a.kms_key, st)
+        if key:
+            req["TransformOutput"]["KmsKeyId"] = key
+            req["TransformResources"]["VolumeKmsKeyId"] = key
         self.call("sagemaker", "create_transform_job", **req)
         st.created = True
         self.res.transform_jobs.append((st.name, st.aws))
@@ -1128,6 +1182,9 @@ class Runner:
             "OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/labeling/output"}, "RoleArn": self._role(a.role),
             "LabelCategoryConfigS3Uri": f"s3://{DATA}/{a.dataset}/manifest/label-categories.json",
             "HumanTaskConfig": htc}
+        key = self._key(a.kms_key, st)
+        if key:
+            req["OutputConfig"]["KmsKeyId"] = key
         if a.automated:
             req["LabelingJobAlgorithmsConfig"] = {"LabelingJobAlgorithmSpecificationArn": LABELING_ALGORITHM.format(
                 "image-classification" if kind == "Image" else "text-classification")}
@@ -1212,6 +1269,12 @@ class Runner:
                       NotebookInstanceLifecycleConfigName=config,
                       OnStart=[{"Content": base64.b64encode(script.encode()).decode()}])
             kw["LifecycleConfigName"] = config
+        vpc = self._vpc(a.vpc, st)
+        if vpc:
+            kw.update(SubnetId=vpc["Subnets"][0], SecurityGroupIds=vpc["SecurityGroupIds"])
+        key = self._key(a.kms_key, st)
+        if key:
+            kw["KmsKeyId"] = key
         self.call("sagemaker", "create_notebook_instance", NotebookInstanceName=st.aws, InstanceType=a.instance,
                   RoleArn=self._role(a.role), **kw)
         st.created = True
@@ -1238,10 +1301,15 @@ class Runner:
     def _step_studio(self, st: _State, a: Any) -> None:
         sm = self.client("sagemaker")
         role = self._role(a.role)
+        vpc = self._vpc(a.vpc, st)
+        net = self._ref(a.vpc, ("network",), st) if vpc else None
+        place = ({"VpcId": net.extra["vpc"], "SubnetIds": vpc["Subnets"]} if net is not None else
+                 {"VpcId": "vpc-0default0sagetutor", "SubnetIds": ["subnet-0default0sagetutor"]})
+        key = self._key(a.kms_key, st)
         r = self.call("sagemaker", "create_domain", DomainName=st.aws, AuthMode="SSO" if a.auth == "sso" else "IAM",
                       DefaultUserSettings={"ExecutionRole": role},
                       AppNetworkAccessType="VpcOnly" if a.network == "vpc_only" else "PublicInternetOnly",
-                      VpcId="vpc-0default0sagetutor", SubnetIds=["subnet-0default0sagetutor"])
+                      **place, **({"KmsKeyId": key} if key else {}))
         domain = r["DomainId"]
         st.created = True
         st.extra["domain"] = domain
@@ -1289,6 +1357,77 @@ class Runner:
         if statements:
             self.call("iam", "put_role_policy", RoleName=st.aws, PolicyName=f"{st.aws}-inline",
                       PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+
+    def _step_network(self, st: _State, a: Any) -> None:
+        """A VPC in two AZs: app subnets (private or public), gateways, endpoints and the jobs' security group."""
+        ec2 = self.client("ec2")
+        vpc = self.call("ec2", "create_vpc", CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+        st.created = True
+        self._current.resource = f"vpc/{vpc}"
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        group = self.call("ec2", "create_security_group", GroupName=f"{st.aws}-jobs", VpcId=vpc,
+                          Description="SageMaker jobs and endpoints; HTTPS from the VPC to interface endpoints")[
+            "GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": VPC_CIDR}]}])
+        public = a.subnets == "public"
+        app_rt = self.call("ec2", "create_route_table", VpcId=vpc)["RouteTable"]["RouteTableId"]
+        subnets = []
+        for cidr, zone in APP_SUBNETS:
+            sub = self.call("ec2", "create_subnet", VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"][
+                "SubnetId"]
+            if public:
+                ec2.modify_subnet_attribute(SubnetId=sub, MapPublicIpOnLaunch={"Value": True})
+            ec2.associate_route_table(RouteTableId=app_rt, SubnetId=sub)
+            subnets.append(sub)
+        if a.internet_gateway:
+            igw = self.call("ec2", "create_internet_gateway")["InternetGateway"]["InternetGatewayId"]
+            ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+            if public:
+                ec2.create_route(RouteTableId=app_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+            if a.nat_gateway:
+                public_rt = self.call("ec2", "create_route_table", VpcId=vpc)["RouteTable"]["RouteTableId"]
+                ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+                nat_subnet = self.call("ec2", "create_subnet", VpcId=vpc, CidrBlock=NAT_SUBNET[0],
+                                       AvailabilityZone=NAT_SUBNET[1])["Subnet"]["SubnetId"]
+                ec2.associate_route_table(RouteTableId=public_rt, SubnetId=nat_subnet)
+                eip = self.call("ec2", "allocate_address", Domain="vpc")["AllocationId"]
+                nat = self.call("ec2", "create_nat_gateway", SubnetId=nat_subnet, AllocationId=eip)["NatGateway"][
+                    "NatGatewayId"]
+                self.run(lambda: ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"] != "pending")
+                if not public:
+                    ec2.create_route(RouteTableId=app_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+        interface = []
+        for service in a.endpoints:
+            name = f"com.amazonaws.{REGION}.{service}"
+            if service == "s3":
+                self.call("ec2", "create_vpc_endpoint", VpcId=vpc, ServiceName=name, VpcEndpointType="Gateway",
+                          RouteTableIds=[app_rt])
+            else:
+                e = self.call("ec2", "create_vpc_endpoint", VpcId=vpc, ServiceName=name, VpcEndpointType="Interface",
+                              SubnetIds=subnets, SecurityGroupIds=[group], PrivateDnsEnabled=True)
+                interface.append(e["VpcEndpoint"]["VpcEndpointId"])
+        if interface:
+            self.run(lambda: all(e["State"] != "pending" for e in ec2.describe_vpc_endpoints(
+                VpcEndpointIds=interface)["VpcEndpoints"]))
+        st.extra.update(vpc=vpc, subnets=subnets, group=group)
+
+    def _step_key(self, st: _State, a: Any) -> None:
+        """A customer managed key: IAM decides for the account, and the listed roles may use it."""
+        users = [self._role(ref) for ref in a.users] or [DEFAULT_ROLE]
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Allow use of the key", "Effect": "Allow", "Principal": {"AWS": users},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+                        "kms:CreateGrant"], "Resource": "*"}]}
+        key = self.call("kms", "create_key", Description=f"plan step {st.name}", Policy=json.dumps(policy))[
+            "KeyMetadata"]
+        st.created = True
+        st.extra["arn"] = key["Arn"]
+        self._current.resource = f"key/{key['KeyId']}"
+        if a.rotation:
+            self.call("kms", "enable_key_rotation", KeyId=key["KeyId"])
 
     def _step_wait(self, st: _State, a: Any) -> None:
         target = a.for_

@@ -100,20 +100,19 @@ def test_ordering_runs_the_learners_order(runtime):
     assert result["runs"]["order:train,deploy,invoke"]["label"] == "Train the model -> Deploy an endpoint -> Call InvokeEndpoint"
 
 
-def test_matching_and_unsupported_plans(runtime):
+def test_matching_and_private_training(runtime):
     rt = runtime("flows.yaml")
     result = rt.answer("pick-algorithms", {"fraud": "rcf", "churn": "xgboost", "segments": "blazingtext"})
     assert result["runs"] == {} and result["score"] == 0.0
     assert [f["given"] for f in result["feedback"]] == ["rcf", "xgboost", "blazingtext"]
     result = rt.answer("private-training", "default")
-    vpc = result["runs"]["vpc"]
-    assert vpc["outcome"]["supported"] is False and "network" in vpc["outcome"]["reason"]
-    assert vpc["meets_all"] is None and vpc["requirements"][0]["met"] is None
+    vpc = result["runs"]["vpc"]["outcome"]["facts"]
+    assert vpc["completed"] and vpc["no_public_network_path"] and vpc["network.blocked"] == 0
     default = result["runs"]["default"]
     assert default["outcome"]["facts"]["no_public_network_path"] is False
-    assert "do not simulate" in default["outcome"]["security"]["note"] or "does not simulate" in \
-        default["outcome"]["security"]["note"]
     assert default["outcome"]["security"]["encrypted_with_customer_managed_key"] is False
+    public = rt.answer("private-training", "public")["runs"]["public"]["outcome"]["facts"]
+    assert public["status"] == "Failed" and public["network.blocked"] == 1  # no public IP, no NAT, no endpoint
 
 
 def test_case_study_question_inherits_run_params_and_requirements(runtime):

@@ -10,7 +10,7 @@ import pytest
 
 from sagetutor.packs.requirements import FACTS
 from sagetutor.quiz import outcome
-from sagetutor.quiz.runner import PlanNotSupported, run_plan
+from sagetutor.quiz.runner import run_plan
 from tests.quiz.conftest import plan
 
 
@@ -30,9 +30,12 @@ def served():
 def test_bill_lines_are_itemized_and_add_up(served):
     out, bill = served
     lines = out["bill"]["lines"]
-    assert [(li["resource"], li["usage_type"]) for li in lines] == [
-        ("training-job/train", "training-instance-seconds"), ("endpoint/deploy", "hosting-instance-seconds")]
-    for li in lines:
+    assert sorted((li["resource"].split("/")[0], li["usage_type"]) for li in lines) == [
+        ("endpoint", "hosting-instance-seconds"), ("key", "kms-requests"), ("training-job", "training-instance-seconds")]
+    # the model artifact is SSE-KMS with the AWS managed aws/s3 key: S3's requests to KMS are billed
+    [kms] = [li for li in lines if li["usage_type"] == "kms-requests"]
+    assert kms["category"] == "encryption" and Decimal(kms["unit_price"]) == Decimal("0.000003")
+    for li in [li for li in lines if li is not kms]:
         assert set(li) >= {"resource", "usage_type", "quantity", "unit", "unit_price", "amount", "pricing_model",
                            "instance_type", "instance_count", "category"}
         assert Decimal(li["amount"]) == (Decimal(li["quantity"]) * Decimal(li["unit_price"])).quantize(
@@ -42,8 +45,10 @@ def test_bill_lines_are_itemized_and_add_up(served):
     assert sum(Decimal(li["amount"]) for li in lines) == Decimal(out["bill"]["total"])
     facts = out["facts"]
     assert facts["cost.total"] == float(bill.total)
-    assert facts["cost.training"] + facts["cost.hosting"] == pytest.approx(facts["cost.total"])
-    assert out["bill"]["by_category"] == {"hosting": facts["cost.hosting"], "training": facts["cost.training"]}
+    assert facts["cost.training"] + facts["cost.hosting"] + facts["cost.encryption"] == pytest.approx(
+        facts["cost.total"])
+    assert out["bill"]["by_category"] == {"hosting": facts["cost.hosting"], "training": facts["cost.training"],
+                                          "encryption": facts["cost.encryption"]}
 
 
 def test_timeline_in_virtual_time(served):
@@ -95,12 +100,18 @@ def test_requirement_report_names_the_values_compared():
     assert [r["met"] for r in outcome.requirement_report(reqs, "off", outs)] == [None, None, None]
 
 
-def test_network_and_key_steps_are_not_supported_yet():
-    for steps in (plan({"network": {}}, {"train": {"vpc": True}}), plan({"key": {}}, {"train": {"kms_key": True}})):
-        with pytest.raises(PlanNotSupported) as e:
-            run_plan(steps, 7)
-        assert e.value.kind in ("network", "key") and "does not have yet" in e.value.message
-    out = outcome.simulate(plan({"key": {"rotation": True}}), 7)
-    assert out == {"supported": False, "kind": "key", "step": "key",
-                   "reason": "step 'key': key steps (customer managed KMS keys) need the engine's kms simulation, "
-                             "which SageTutor does not have yet"}
+def test_network_and_key_steps_run_and_their_facts_are_read_from_the_engine():
+    private = outcome.simulate(plan({"network": {"endpoints": ["s3"]}}, {"key": {}},
+                                    {"train": {"vpc": True, "kms_key": True}}), 7)
+    facts = private["facts"]
+    assert facts["completed"] and facts["no_public_network_path"] and facts["encrypted_with_customer_managed_key"]
+    assert facts["network.blocked"] == 0 and facts["cost.encryption"] > 0  # the key's month, prorated, and requests
+    public = outcome.simulate(plan({"train": {}}), 7)
+    assert not public["facts"]["no_public_network_path"]
+    assert not public["facts"]["encrypted_with_customer_managed_key"]  # the AWS managed aws/s3 key
+    assert public["metrics"]["public_paths"] == ["training-job/train -> s3 (input data): public-internet",
+                                                 "training-job/train -> s3 (model artifact): public-internet"]
+    blocked = outcome.simulate(plan({"network": {}}, {"train": {"vpc": True}}), 7)
+    assert blocked["facts"]["status"] == "Failed" and blocked["facts"]["network.blocked"] == 1
+
+

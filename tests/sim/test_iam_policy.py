@@ -48,12 +48,35 @@ def test_bucket_policy_deny_decides_even_when_identity_allows():
     assert not d.allowed and d.reason == "an explicit deny in a resource-based policy"
 
 
-def test_bucket_policy_allow_suffices_in_the_same_account():
-    bucket_policy = doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+def test_bucket_policy_allow_naming_the_role_suffices_in_the_same_account():
+    bucket_policy = doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/R"},
                          "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"})
     d = evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[], resource_policies=[bucket_policy],
                  principal="arn:aws:sts::123456789012:assumed-role/R/SageMaker")
     assert d.allowed
+
+
+def test_bucket_policy_naming_the_account_delegates_to_iam():
+    bucket_policy = doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"})
+    who = "arn:aws:sts::123456789012:assumed-role/R/SageMaker"
+    assert not evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[], resource_policies=[bucket_policy],
+                        principal=who).allowed
+    assert evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[ALLOW_S3_READ], resource_policies=[bucket_policy],
+                    principal=who).allowed
+
+
+def test_ip_address_and_for_any_value_operators():
+    pol = doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+               "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}},
+              {"Effect": "Deny", "Action": "sagemaker:CreateTrainingJob", "Resource": "*",
+               "Condition": {"ForAnyValue:StringLike": {"sagemaker:InstanceTypes": "ml.p*"}}})
+    assert evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[pol], context={"aws:SourceIp": "203.0.113.10"})
+    assert not evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[pol], context={"aws:SourceIp": "10.0.0.1"})
+    d = evaluate("sagemaker:CreateTrainingJob", "*", identity_policies=[pol, doc({"Effect": "Allow", "Action": "*",
+                                                                                   "Resource": "*"})],
+                 context={"sagemaker:InstanceTypes": ["ml.m5.large", "ml.p3.2xlarge"]})
+    assert not d.allowed and d.explicit_deny
 
 
 def test_condition_on_vpc_endpoint():

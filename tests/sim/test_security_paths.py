@@ -111,7 +111,6 @@ def test_invoking_from_a_private_subnet_needs_the_runtime_interface_endpoint(eng
 
     eng2 = type(eng)(seed=7)
     net = private_network(eng2, runtime_endpoint=True)
-    eng2.advance(300)  # an interface endpoint is pending for a minute or two
     runtime2 = eng2.client("sagemaker-runtime", from_subnet=net["subnet"])
     with pytest.raises(runtime2.exceptions.ClientError) as e:  # the call arrives: the endpoint does not exist
         runtime2.invoke_endpoint(EndpointName="any", Body=b"1,2", ContentType="text/csv")

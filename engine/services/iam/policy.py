@@ -64,20 +64,26 @@ def _session_of(principal: str) -> str | None:
     return f"arn:aws:iam::{account}:role/" + principal.split(":assumed-role/", 1)[1].split("/")[0]
 
 
-def _principal_matches(spec: Any, principal: str) -> bool:
-    """For resource policies: does the statement's Principal name this caller?"""
+def _principal_match(spec: Any, principal: str) -> str | None:
+    """For resource policies: "exact" when the statement's Principal names this caller (or "*"),
+    "account" when it names only the caller's account (id or ``:root``), else None."""
     if spec == "*" or spec is None:
-        return True
+        return "exact"
+    found = None
     if isinstance(spec, dict):
         for kind, values in spec.items():
             for v in _as_list(values):
                 if v == "*" or v == principal or (kind == "AWS" and _session_of(principal) == v):
-                    return True
+                    return "exact"
                 if kind == "AWS" and re.fullmatch(r"\d{12}", str(v)) and f":{v}:" in principal:
-                    return True
+                    found = "account"
                 if kind == "AWS" and str(v).endswith(":root") and str(v).split(":")[4] in principal:
-                    return True
-    return False
+                    found = "account"
+    return found
+
+
+def _principal_matches(spec: Any, principal: str) -> bool:
+    return _principal_match(spec, principal) is not None
 
 
 _CONDITION_OPS = {
@@ -95,17 +101,48 @@ _CONDITION_OPS = {
     "NumericLessThanEquals": lambda a, b: float(a) <= float(b),
     "NumericGreaterThan": lambda a, b: float(a) > float(b),
     "NumericGreaterThanEquals": lambda a, b: float(a) >= float(b),
+    "IpAddress": lambda a, b: _ip_in(a, b),
+    "NotIpAddress": lambda a, b: not _ip_in(a, b),
 }
-_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotLike"}
+_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotLike", "NotIpAddress"}
+
+
+def _ip_in(a: str, b: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(a) in ipaddress.ip_network(b, strict=False)
+    except ValueError:
+        return False
 
 
 def _conditions_hold(block: dict[str, Any] | None, context: dict[str, Any]) -> bool:
-    """Every operator, every key, and (for each key) any of the values must hold."""
+    """Every operator, every key, and (for each key) any of the values must hold.
+
+    ``ForAllValues:`` needs every value of a multivalued key to match one wanted value (and holds when the
+    key is absent); ``ForAnyValue:`` needs at least one.
+    """
     if not block:
         return True
     for op_name, keys in block.items():
+        qualifier = None
+        if op_name.startswith(("ForAllValues:", "ForAnyValue:")):
+            qualifier, op_name = op_name.split(":", 1)
         if_exists = op_name.endswith("IfExists")
         base = op_name[: -len("IfExists")] if if_exists else op_name
+        if qualifier is not None and base != "Null":
+            op = _CONDITION_OPS.get(base)
+            if op is None:
+                return False
+            for key, wanted in keys.items():
+                actual = [str(x) for x in _as_list(context.get(key))]
+                wanted_values = [str(x) for x in _as_list(wanted)]
+                if qualifier == "ForAllValues":
+                    if not all(any(op(a, w) for w in wanted_values) for a in actual):
+                        return False
+                elif not any(op(a, w) for a in actual for w in wanted_values):
+                    return False
+            continue
         if base == "Null":
             for key, want in keys.items():
                 absent = context.get(key) is None
@@ -170,6 +207,9 @@ def evaluate(action: str, resource: str, *, identity_policies: Iterable[dict[str
                     article = "an" if kind.startswith("identity") else "a"
                     return Decision(False, True, f"an explicit deny in {article} {kind} policy", st.get("Sid"))
                 if st.get("Effect") == "Allow" and not allowed:
+                    if kind == "resource-based" and "Principal" in st and \
+                            _principal_match(st["Principal"], principal or "") == "account":
+                        continue  # naming the account delegates to its IAM policies; it grants nothing itself
                     allowed, allow_sid = True, st.get("Sid")
     if allowed:
         return Decision(True, False, "allowed", allow_sid)

@@ -367,6 +367,8 @@ class Hosting:
             raise validation(f"The variant name {dup} is used by more than one production variant; "
                              "variant names must be unique within an endpoint configuration.")
         for i, v in enumerate(variants, start=1):
+            if v.get("InstanceType"):
+                access.check_volume_key(v["InstanceType"], req.get("KmsKeyId"))
             if v.get("ModelName") not in self.models:
                 raise validation(f"Could not find model \"{self._model_arn(v.get('ModelName'))}\".")
             if "ServerlessConfig" in v:
@@ -516,16 +518,27 @@ class Hosting:
             vpc = model.request.get("VpcConfig")
             size = 0
             s3 = self.world.services["s3"]
-            for c in model.containers:
-                url = c.get("ModelDataUrl")
-                if url and not url.endswith("/"):
-                    b, k = parse_uri(url)
-                    obj = s3.buckets.get(b).objects.get(k) if b in s3.buckets else None
-                    size += len(obj.data) if obj is not None else 0
             try:
-                access.carry_s3(self.world, ep.arn, vpc, "model artifact", size)
+                net = access.reach_s3(self.world, ep.arn, vpc, "model artifact")
             except access.NoRoute:
                 return f"Failed to download model data for container of model {model.name}. " + access.NO_S3_ROUTE
+            principal = self.world.services["iam"].session_arn(role) if role else None
+            for n, c in enumerate(model.containers, start=1):
+                url = c.get("ModelDataUrl")
+                if not url or url.endswith("/"):
+                    continue
+                b, k = parse_uri(url)
+                obj = s3.buckets.get(b).objects.get(k) if b in s3.buckets else None
+                size += len(obj.data) if obj is not None else 0
+                if principal is None or obj is None:
+                    continue
+                d = s3.authorize(principal, "s3:GetObject", b, k, context=net, on_behalf_of=ep.arn)
+                use = s3.kms_for_get(principal, obj, on_behalf_of=ep.arn) if d.allowed else None
+                if not d.allowed or (use is not None and not use.allowed):
+                    return (f"Failed to download model data for container \"container_{n}\" from URL: \"{url}\". "
+                            "Please ensure that there is an object located at the URL and that the role passed to "
+                            "CreateModel has permissions to download the model.")
+            access.carry_s3(self.world, ep.arn, vpc, "model artifact", size)
         if ep.kind != "serverless":
             access.record_volume(self.world, ep.arn, "endpoint-volume", key)
         return None

@@ -345,8 +345,8 @@ class Notebooks:
         groups = req.get("SecurityGroupIds")
         if not groups:  # AWS attaches the VPC's default security group
             ec2 = self.world.services["ec2"]
-            groups = [ec2.default_security_group(ec2.subnet_vpc(req["SubnetId"]))] if ec2.subnet_vpc(
-                req["SubnetId"]) else []
+            vpc = ec2.subnet_vpc(req["SubnetId"])
+            groups = [ec2.default_security_group(vpc)] if vpc else []
         return {"Subnets": [req["SubnetId"]], "SecurityGroupIds": list(groups)}
 
     def _secure_launch(self, nb: NotebookInstance) -> str | None:

@@ -291,7 +291,7 @@ class BayesianSearch(Searcher):
                  restarts: int = 1, transform: str = "warp", scales: tuple[float, ...] = (0.15, 0.05),
                  anchors: int = 5, trust_region: bool = False, tr_length: float = 0.8, tr_min: float = 0.05,
                  tr_success: int = 2, tr_failure: int | None = None, global_frac: float = 0.0,
-                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False):
+                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = False):
         super().__init__(space, seed)
         self.prior = [o for o in (prior or []) if space.encode(o.point) is not None]
         d = max(1, len(space.dims))
@@ -314,6 +314,7 @@ class BayesianSearch(Searcher):
         self.ls_min = ls_min
         self.noise_min = noise_min
         self.plugin = plugin
+        self.ls_prior = ls_prior
         self._succ = self._fail = 0
         # the parents' results (warm start) neither grow nor shrink the trust region
         self._counted: set[tuple[str, ...]] = {space.key(o.point) for o in self.prior}
@@ -346,6 +347,7 @@ class BayesianSearch(Searcher):
     def _fit(self, x: np.ndarray, y: np.ndarray) -> GaussianProcessRegressor:
         gp = GaussianProcessRegressor(kernel=self._kernel(x.shape[1]), normalize_y=True,
                                       n_restarts_optimizer=self.restarts,
+                                      optimizer=_map_optimizer(x.shape[1]) if self.ls_prior else "fmin_l_bfgs_b",
                                       random_state=int(self.rng.integers(2**31 - 1)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -451,6 +453,28 @@ class BayesianSearch(Searcher):
             if self.space.key(self.space.point(snapped[i])) not in seen:
                 return snapped[i]
         return None
+
+
+def _map_optimizer(width: int):
+    """L-BFGS-B on the log marginal likelihood plus a Gamma(3, 6) prior on each length scale (mean 0.5
+    of the unit cube), so a handful of observations cannot drive the length scales to their bounds."""
+    from scipy.optimize import minimize
+
+    idx = slice(1, 1 + width)  # theta: log constant, log length scales, log noise
+
+    def optimizer(obj_func, initial_theta, bounds):
+        def f(theta):
+            value, grad = obj_func(theta)
+            ls = np.exp(theta[idx])
+            value = value - float(np.sum(3.0 * theta[idx] - 6.0 * ls))
+            grad = np.array(grad, dtype=float)
+            grad[idx] -= 3.0 - 6.0 * ls
+            return value, grad
+
+        res = minimize(f, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds)
+        return res.x, res.fun
+
+    return optimizer
 
 
 def _one_thread():

@@ -139,6 +139,7 @@ class Studio:
         d = Domain(domain_id, req["DomainName"], arn, dict(req), self.clock.seconds, last_modified=self.clock.seconds,
                    efs="fs-" + digest[24:41])
         self.domains[domain_id] = d
+        self._record_reach(d)
         self.world.event(arn, "status", f"Creating Studio domain {d.name} ({domain_id})", "Pending")
         lo, hi = DOMAIN_SECONDS
         u = self.world.spot.draw("studio", domain_id, 1, "domain")
@@ -146,6 +147,33 @@ class Studio:
                                      lambda: d.status == "Pending" and self._set(d, "InService",
                                                                                  "Studio domain InService")))
         return {"DomainArn": arn, "DomainId": domain_id, "Url": d.url}
+
+    def _record_reach(self, d) -> None:
+        """Where the domain's apps can reach: PublicInternetOnly goes out through SageMaker's network;
+        VpcOnly takes the subnets' routes (a NAT gateway, VPC endpoints, or nothing)."""
+        from engine import network
+        from engine.security import PUBLIC_INTERNET, Transfer
+
+        ec2 = self.world.services["ec2"]
+        place = None
+        if d.request.get("AppNetworkAccessType") == "VpcOnly":
+            subnets = [s for s in d.request.get("SubnetIds", []) if s in ec2.subnets]
+            groups = d.request.get("DefaultUserSettings", {}).get("SecurityGroups") or (
+                [ec2.default_security_group(ec2.subnet_vpc(subnets[0]))] if subnets else [])
+            try:
+                place = network.place(ec2, subnets, groups) if subnets else None
+            except network.PlacementError:
+                place = None
+            if place is None:
+                return
+        for service in ("internet", "s3", "sagemaker.api"):
+            if place is None:
+                route = network.Route(PUBLIC_INTERNET, None, "AppNetworkAccessType PublicInternetOnly: SageMaker's "
+                                                             "network gives the apps internet access", {})
+            else:
+                route = network.route(ec2, place, service)
+            self.world.security.record_transfer(Transfer(self.clock.seconds, d.arn, service, "reachability",
+                                                         route.path, route.via, 0, route.reason))
 
     def describe_domain(self, req: dict, call) -> dict:
         d = self._domain(req["DomainId"])

@@ -269,6 +269,8 @@ class Transform:
         except (KeyError, ValueError, LookupError):
             raise validation(f"Instance type {req['TransformResources']['InstanceType']} is not available for "
                              "batch transform.") from None
+        access.check_volume_key(req["TransformResources"]["InstanceType"],
+                                req["TransformResources"].get("VolumeKmsKeyId"))
         settings = self._settings(req)
         try:
             self._objects(req, model.request.get("ExecutionRoleArn"))
@@ -509,8 +511,13 @@ class Transform:
     def _read(self, job: TransformJob, bucket: str, key: str) -> bytes:
         s3 = self._s3()
         principal = self._principal(job)
+        vpc = job.model.request.get("VpcConfig")
+        try:
+            net = access.reach_s3(self.world, job.arn, vpc, "input data")
+        except access.NoRoute:
+            raise _ObjectFailed("ClientError: Data download failed:" + access.NO_S3_ROUTE) from None
         if principal:
-            d = s3.authorize(principal, "s3:GetObject", bucket, key)
+            d = s3.authorize(principal, "s3:GetObject", bucket, key, context=net, on_behalf_of=job.arn)
             if not d.allowed:
                 raise _ObjectFailed(f"ClientError: AccessDenied (403): User: {principal} is not authorized to perform: "
                                     f"s3:GetObject on resource: arn:aws:s3:::{bucket}/{key} {d.explain('s3:GetObject')}")
@@ -523,10 +530,7 @@ class Transform:
             if use is not None and not use.allowed:
                 raise _ObjectFailed(f"ClientError: Failed to download s3://{bucket}/{key}: {use.code}: {use.message}")
         data = obj.data
-        try:
-            access.carry_s3(self.world, job.arn, job.model.request.get("VpcConfig"), "input data", len(data))
-        except access.NoRoute:
-            raise _ObjectFailed("ClientError: Data download failed:" + access.NO_S3_ROUTE) from None
+        access.carry_s3(self.world, job.arn, vpc, "input data", len(data))
         if job.settings.gzip:
             try:
                 data = gzip.decompress(data)
@@ -553,12 +557,14 @@ class Transform:
                 raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: {use.code}: {use.message}")
             key_arn = use.key_arn if use is not None else None
         try:
+            net = access.reach_s3(self.world, job.arn, job.model.request.get("VpcConfig"), "output")
             access.carry_s3(self.world, job.arn, job.model.request.get("VpcConfig"), "output", len(outcome.output))
         except access.NoRoute:
             raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: " + access.NO_S3_ROUTE) from None
         if principal:
             d = s3.authorize(principal, "s3:PutObject", bucket, key,
-                             context=access.s3_context("aws:kms" if key_arn else None, key_arn), on_behalf_of=job.arn)
+                             context={**net, **access.s3_context("aws:kms" if key_arn else None, key_arn)},
+                             on_behalf_of=job.arn)
             if not d.allowed:
                 raise _ObjectFailed(f"ClientError: Failed to upload s3://{bucket}/{key}: AccessDenied (403): User: "
                                     f"{principal} is not authorized to perform: s3:PutObject on resource: "
