@@ -24,7 +24,7 @@ compared, the feedback, the explanation, the references and the related study no
 * Outcomes are cached (``sagetutor.quiz.cache``) under (pack content hash, question, params
   variant, seed, engine version), on disk and in memory, so an answered question is not
   simulated again and a changed pack or engine never serves a stale outcome.
-* A plan with steps the engine cannot run yet (``network``, ``key``) gets an outcome with
+* A plan with a step the engine cannot run (an unsupported labeling task or monitor kind) gets an outcome with
   ``"supported": false`` and its requirements are neither met nor failed (``met: null``).
 """
 
