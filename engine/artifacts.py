@@ -53,7 +53,7 @@ def pack(kind: str, algorithm: str, payload: bytes, extra: dict | None = None, f
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=1) as gz:
         gz.write(raw.getvalue())
     _trust(digest)
     return out.getvalue()

@@ -220,6 +220,12 @@ class Authorizer:
         ctx = network_context or {}
         if action_for(service, operation) in ALWAYS_ALLOWED:
             return
+        if principal == self._iam().admin_arn and not self._resource_policy_applies(service, params):
+            # the administrator's only policy is AdministratorAccess (Allow * on *): nothing to evaluate
+            self.world.security.record_access(AccessRecord(
+                self.world.clock.seconds, principal, action_for(service, operation),
+                resource_for(self.world, service, operation, params), True, "allowed"))
+            return
         action, resource, decision = self.decide(principal, service, operation, params, ctx)
         self._record(principal, action, resource, decision)
         if not decision.allowed:
@@ -235,6 +241,15 @@ class Authorizer:
             self._record(principal, "iam:PassRole", role, d)
             if not d.allowed:
                 raise self._denied(service, principal, "iam:PassRole", role, d)
+
+    def _resource_policy_applies(self, service: str, params: dict[str, Any]) -> bool:
+        """Could a resource policy deny this call (a bucket policy, any key policy)?"""
+        if service == "kms":
+            return True
+        if service == "s3":
+            b = self.world.services["s3"].buckets.get(params.get("Bucket", ""))
+            return b is not None and bool(b.policy)
+        return False
 
     def _record(self, principal: str, action: str, resource: str, decision: Decision) -> None:
         self.world.security.record_access(AccessRecord(self.world.clock.seconds, principal, action, resource,

@@ -85,6 +85,14 @@ def _metadata(request_id: str, status: int, headers: dict[str, str] | None = Non
     return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": hdrs, "RetryAttempts": 0}
 
 
+def _freeze_user_agent(client: Any) -> None:
+    """botocore rebuilds the User-Agent header for every request; nothing here reads it, so build it once."""
+    creator = getattr(client, "_user_agent_creator", None)
+    if creator is not None and hasattr(creator, "to_string"):
+        text = creator.to_string()
+        creator.to_string = lambda: text
+
+
 def make_client(service: str, backend: Any, *, principal: str, request_ids: RequestIds,
                 sleep, lock: threading.RLock, access_key: str = "SAGETUTORLOCALKEY",
                 gate=None, endpoint_url: str | None = None) -> Any:
@@ -105,6 +113,7 @@ def make_client(service: str, backend: Any, *, principal: str, request_ids: Requ
         config=Config(retries={"max_attempts": 0, "mode": "standard"}),
     )
     service_id = client.meta.service_model.service_id.hyphenize()
+    _freeze_user_agent(client)
 
     def keep_params(params, context, **_):
         context["sagetutor_params"] = params

@@ -39,6 +39,14 @@ class CloudWatch:
         ts = (at or self._clock.now).timestamp()
         s.points.append((ts, float(value)))
 
+    def series_for(self, namespace: str, name: str, dims: dict[str, str] | None = None, unit: str = "None") -> Series:
+        """The series a metric's points go to (for callers that append many points at once)."""
+        key = (namespace, name, tuple(sorted((dims or {}).items())))
+        s = self.series.get(key)
+        if s is None:
+            s = self.series[key] = Series(namespace, name, key[2], unit)
+        return s
+
     def points(self, namespace: str, name: str, dims: dict[str, str] | None = None) -> list[tuple[float, float]]:
         key = (namespace, name, _dims_key([{"Name": k, "Value": v} for k, v in (dims or {}).items()]))
         s = self.series.get(key)

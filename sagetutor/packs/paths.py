@@ -12,6 +12,7 @@ A pack is any ``*.yaml`` or ``*.yml`` file directly in one of these folders.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import platformdirs
@@ -21,8 +22,13 @@ STARTER = Path(__file__).with_name("starter.yaml")
 
 
 def user_packs_dir() -> Path:
-    """The folder for the learner's own packs (not created here)."""
-    return Path(platformdirs.user_data_dir(APP, appauthor=False)) / "packs"
+    """The folder for the learner's own packs (not created here): ``packs`` in the data folder.
+
+    ``SAGETUTOR_DATA_DIR`` moves the whole data folder (progress, errata, packs), as for the progress store.
+    """
+    override = os.environ.get("SAGETUTOR_DATA_DIR")
+    base = Path(override) if override else Path(platformdirs.user_data_dir(APP, appauthor=False))
+    return base / "packs"
 
 
 def bundled_packs_dir() -> Path | None:

@@ -683,14 +683,19 @@ class Training:
         """Log each unit's metrics and put them on CloudWatch at the instant the unit ended."""
         job.unit_records.extend(records)
         cw = self._cw()
-        host = f"{job.name}/algo-1"
+        dims = {"Host": f"{job.name}/algo-1"}
+        series: dict[str, Any] = {}
         for rec in records:
             at = t0 + (rec.unit - first) * per_unit
             if rec.metrics:
                 parts = " ".join(f"{k}={v:.6g}" for k, v in rec.metrics.items())
                 self._log(job, f"#metrics {unit_name}={rec.unit} {parts}", at=at)
+                ts = self.clock.at(at).timestamp()
                 for k, v in rec.metrics.items():
-                    cw.record(METRIC_NAMESPACE, k, v, {"Host": host}, at=self.clock.at(at))
+                    sr = series.get(k)
+                    if sr is None:
+                        sr = series[k] = cw.series_for(METRIC_NAMESPACE, k, dims)
+                    sr.points.append((ts, float(v)))
             job.units_done = rec.unit
 
     def _checkpoint_prefix(self, job: TrainingJob) -> tuple[str, str]:
