@@ -11,7 +11,10 @@ from pathlib import Path
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sagetutor", description="Learn Amazon SageMaker on a simulated SageMaker that "
-                                                              "really runs: real models, virtual time, an itemized bill.")
+                                                              "really runs: real models, virtual time, an itemized bill. "
+                                                              "With no arguments (or with pack files) it opens the "
+                                                              "terminal app.",
+                                usage="sagetutor [PACK ...] | sagetutor COMMAND ...")
     sub = p.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="run a Spot training job with an injected interruption, resume it from its "
                                        "checkpoint, deploy the model, and print the timeline and the bill")
@@ -32,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     new = pack_sub.add_parser("new", help="write a commented starter pack to FILE (never overwrites)")
     new.add_argument("file", metavar="FILE")
     pack_sub.add_parser("dir", help="print the folder for your own packs")
+
+    exam = sub.add_parser("exam", help="open the TUI straight into a timed exam on PACK")
+    exam.add_argument("pack", metavar="PACK", help="a pack file")
+
+    progress = sub.add_parser("progress", help="your saved progress (answers, exams, review schedule)")
+    progress_sub = progress.add_subparsers(dest="progress_command")
+    export = progress_sub.add_parser("export", help="write all your progress to a new JSON file FILE "
+                                                    "(never overwrites)")
+    export.add_argument("file", metavar="FILE")
+    reset = progress_sub.add_parser("reset", help="delete all your progress (asks first)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return p
 
 
@@ -167,9 +181,60 @@ def _pack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _progress(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """`progress export` and `progress reset`. A damaged or newer database: its message, exit 2."""
+    from sagetutor.progress import ProgressError, ProgressStore, default_path
+
+    try:
+        if args.progress_command == "export":
+            target = Path(args.file)
+            if target.exists():
+                print(f"{target}: already exists; not overwriting it (choose another file name)", file=sys.stderr)
+                return 1
+            with ProgressStore.open() as store:
+                written = store.export(target)
+            print(f"wrote your progress to {written}")
+            return 0
+        if args.progress_command == "reset":
+            path = default_path()
+            if not path.exists():
+                print(f"no progress saved yet ({path} does not exist); nothing to delete")
+                return 0
+            with ProgressStore.open(path) as store:
+                if not args.yes:
+                    try:
+                        reply = input(f"Delete all progress in {path}? [y/N] ")
+                    except EOFError:
+                        reply = ""
+                    if reply.strip().lower() not in ("y", "yes"):
+                        print("nothing deleted")
+                        return 0
+                store.reset()
+            print(f"deleted all progress in {path}")
+            return 0
+    except ProgressError as e:
+        print(e, file=sys.stderr)
+        return 2
+    parser.parse_args(["progress", "--help"])
+    return 2
+
+
+#: Words that name a subcommand; anything else given first is a pack path for the TUI.
+SUBCOMMANDS = ("demo", "schema", "validate", "pack", "progress", "exam", "grade", "serve")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        from sagetutor.tui.app import run as run_tui  # `sagetutor` or `sagetutor PACK...`: the TUI
+
+        return run_tui(argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "exam":
+        from sagetutor.tui.app import run as run_tui
+
+        return run_tui([args.pack], start="exam")
     if args.command == "demo":
         from sagetutor.demo import run
 
@@ -187,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args)
     if args.command == "pack":
         return _pack(args, parser)
+    if args.command == "progress":
+        return _progress(args, parser)
     parser.print_help()
     return 0
 
