@@ -1,0 +1,216 @@
+"""Home: the packs found, the modes, progress by domain and the practice filters.
+
+The pack list shows every pack the catalog found (bundled, yours, command line) with its
+question count; a pack that did not load is listed with its first problem and cannot be
+chosen. The filters (domain, topic, scope, only missed) pick the questions Practice gets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Header, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from sagetutor.tui.catalog import PackEntry
+
+MODE_KEYS = (("practice", "p", "Practice"), ("exam", "e", "Exam"), ("review", "r", "Review"),
+             ("lab", "l", "Lab"), ("notes", "n", "Notes"), ("help", "question_mark", "Help"))
+SCOPES = (("every question", "all"), ("exam scope only", "exam"), ("beyond SAA-C03 only", "beyond"))
+BEYOND = "beyond-saa-c03"
+
+
+def filter_questions(pack: PackEntry, *, domain: str | None = None, topic: str | None = None,
+                     scope: str = "all", only: set[str] | None = None) -> list[str]:
+    """The question ids of ``pack`` that pass the filters (``scope``: all, exam, beyond)."""
+    out = []
+    for q in pack.pack.items() if pack.pack is not None else []:
+        if domain and q.domain != domain:
+            continue
+        if topic and topic not in q.topics:
+            continue
+        if scope == "exam" and q.scope == BEYOND or scope == "beyond" and q.scope != BEYOND:
+            continue
+        if only is not None and q.id not in only:
+            continue
+        out.append(q.id)
+    return out
+
+
+class HomeScreen(Screen):
+    """Choose a pack and a mode."""
+
+    BINDINGS = [
+        *[Binding(key, f"mode('{mode}')", label) for mode, key, label in MODE_KEYS],
+        Binding("m", "toggle_missed", "Only missed", show=False),
+    ]
+
+    def __init__(self, pack: PackEntry | None = None, **_: Any) -> None:
+        super().__init__()
+        self._initial = pack
+
+    @property
+    def pack(self) -> PackEntry | None:
+        """The pack highlighted in the list (None when no usable pack is highlighted)."""
+        try:
+            ol = self.query_one("#packs", OptionList)
+        except Exception:
+            return self._initial
+        if ol.highlighted is None:
+            return None
+        entry = self.app.packs[ol.highlighted]
+        return entry if entry.ok else None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="home-body"):
+            with Vertical(id="home-left"):
+                yield Label(Text("Packs", style="bold"), classes="section")
+                yield OptionList(*[self._pack_option(i, p) for i, p in enumerate(self.app.packs)], id="packs")
+                yield Static(id="progress", classes="progress")
+            with VerticalScroll(id="home-right"):
+                yield Label(Text("Modes", style="bold"), classes="section")
+                with Horizontal(id="modes"):
+                    for mode, _key, label in MODE_KEYS:
+                        yield Button(label, id=f"mode-{mode}", compact=True, classes="mode-button")
+                yield Label(Text("Practice filters", style="bold"), classes="section")
+                yield Select([], prompt="any domain", id="domain", compact=True)
+                yield Select([], prompt="any topic", id="topic", compact=True)
+                yield Select(list(SCOPES), value="all", allow_blank=False, id="scope", compact=True)
+                yield Checkbox("only questions I missed", id="missed", compact=True)
+                yield Static(id="match-count", classes="match-count")
+        yield Footer()
+
+    @staticmethod
+    def _pack_option(index: int, p: PackEntry) -> Option:
+        if p.ok:
+            t = Text(p.title, style="bold")
+            t.append(f"\n  {p.origin} · {len(p.question_ids)} questions · {p.pack.pack.exam}", style="dim")
+            return Option(t, id=f"pack-{index}")
+        t = Text(p.path.name, style="bold red")
+        problem = p.problems[0] if p.problems else "does not load"
+        t.append(f"\n  {p.origin} · broken: {problem}", style="red")
+        return Option(t, id=f"pack-{index}", disabled=True)
+
+    def on_mount(self) -> None:
+        ol = self.query_one("#packs", OptionList)
+        packs = self.app.packs
+        start = next((i for i, p in enumerate(packs) if p is self._initial and p.ok), None)
+        if start is None:
+            start = next((i for i, p in enumerate(packs) if p.ok), None)
+        if start is not None:
+            ol.highlighted = start
+        ol.focus()
+        self.refresh_pack()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_pack()  # progress may have changed in practice or an exam
+
+    @on(OptionList.OptionHighlighted, "#packs")
+    def _pack_highlighted(self) -> None:
+        self.refresh_pack()
+
+    def refresh_pack(self) -> None:
+        """Fill the filters and the progress for the highlighted pack."""
+        pack = self.pack
+        domains = sorted({q.domain for q in pack.pack.items() if q.domain}) if pack else []
+        topics = sorted({t for q in pack.pack.items() for t in q.topics}) if pack else []
+        dsel = self.query_one("#domain", Select)
+        tsel = self.query_one("#topic", Select)
+        keep_d, keep_t = dsel.value, tsel.value
+        dsel.set_options([(d, d) for d in domains])
+        tsel.set_options([(t, t) for t in topics])
+        if keep_d in domains:
+            dsel.value = keep_d
+        if keep_t in topics:
+            tsel.value = keep_t
+        self._show_progress(pack)
+        self._update_count()
+
+    def _show_progress(self, pack: PackEntry | None) -> None:
+        box = self.query_one("#progress", Static)
+        store = getattr(self.app, "store", None)
+        if pack is None or store is None:
+            box.update(Text(self.app.store_error or "", style="red") if getattr(self.app, "store_error", None)
+                       else "")
+            return
+        try:
+            progress = store.domain_progress(pack.pack_id)
+        except Exception as e:  # a damaged store must not stop the home screen
+            box.update(Text(f"progress not available: {e}", style="red"))
+            return
+        if not progress:
+            box.update(Text("No answers recorded for this pack yet.", style="dim"))
+            return
+        t = Text("Progress by domain", style="bold")
+        for domain, p in sorted(progress.items()):
+            filled = round(p.percent / 10)
+            t.append(f"\n{domain or 'other':<12} ")
+            t.append("█" * filled, style="green")
+            t.append("░" * (10 - filled), style="dim")
+            t.append(f" {p.percent:3.0f}%  {p.correct}/{p.answered}")
+        box.update(t)
+
+    def selected_questions(self) -> list[str]:
+        """The question ids Practice gets: the highlighted pack's, filtered."""
+        pack = self.pack
+        if pack is None:
+            return []
+        d = self.query_one("#domain", Select).value
+        t = self.query_one("#topic", Select).value
+        scope = self.query_one("#scope", Select).value
+        only = None
+        if self.query_one("#missed", Checkbox).value:
+            store = getattr(self.app, "store", None)
+            only = set(store.missed(pack.pack_id)) if store is not None else set()
+        return filter_questions(pack, domain=d if isinstance(d, str) else None,
+                                topic=t if isinstance(t, str) else None,
+                                scope=scope if isinstance(scope, str) else "all", only=only)
+
+    def _update_count(self) -> None:
+        pack = self.pack
+        label = self.query_one("#match-count", Static)
+        if pack is None:
+            label.update(Text("No usable pack: add one with `sagetutor pack new`.", style="yellow"))
+            return
+        n = len(self.selected_questions())
+        label.update(Text(f"{n} of {len(pack.question_ids)} questions match", style="bold" if n else "yellow"))
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _filters_changed(self) -> None:
+        self._update_count()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id and event.button.id.startswith("mode-"):
+            self.action_mode(event.button.id[len("mode-"):])
+
+    def action_toggle_missed(self) -> None:
+        box = self.query_one("#missed", Checkbox)
+        box.value = not box.value
+
+    def action_mode(self, mode: str) -> None:
+        pack = self.pack
+        if mode in ("notes", "help"):
+            self.app.open_mode(mode, pack)
+            return
+        if pack is None:
+            self.notify("Choose a pack that loads first.", severity="warning")
+            return
+        if mode == "practice":
+            ids = self.selected_questions()
+            if not ids:
+                self.notify("No question matches these filters.", severity="warning")
+                return
+            self.app.open_mode("practice", pack, question_ids=ids)
+            return
+        try:
+            self.app.open_mode(mode, pack)
+        except (ImportError, AttributeError):
+            self.notify(f"The {mode} mode is not available in this build yet.", severity="warning")

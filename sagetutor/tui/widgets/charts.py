@@ -1,0 +1,74 @@
+"""Small pictures of an outcome: text bars (costs per option, latency percentiles, metrics)
+and a series (instance counts over an endpoint's life) drawn with Textual's ``Sparkline``.
+
+Text bars are plain renderables, so they are deterministic in snapshots and readable in any
+terminal; the bar of the best value is marked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline, Static
+
+BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(value: float, largest: float, width: int) -> str:
+    """A horizontal bar of ``value`` on a scale where ``largest`` fills ``width`` cells (eighth cells)."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    return "█" * (eighths // 8) + (BLOCKS[eighths % 8] if eighths % 8 else "")
+
+
+class BarChart(Static):
+    """Labelled horizontal bars: ``BarChart({"A": 1.0, "B": 2.5}, fmt=str, highlight={"A"})``."""
+
+    def __init__(self, values: dict[str, float], *, title: str | None = None,
+                 fmt: Callable[[float], str] = lambda v: f"{v:g}", highlight: Sequence[str] = (),
+                 marks: dict[str, str] | None = None, width: int = 24, id: str | None = None,
+                 classes: str | None = None) -> None:
+        self.values = dict(values)
+        self.title = title
+        self.fmt = fmt
+        self.highlight = set(highlight)
+        self.marks = marks or {}
+        self.width = width
+        super().__init__(self._table(), id=id, classes=("bar-chart " + (classes or "")).strip())
+
+    def _table(self) -> Table:
+        table = Table(show_header=False, box=None, pad_edge=False, show_edge=False, expand=False,
+                      title=self.title, title_justify="left", title_style="bold")
+        table.add_column("label", overflow="fold", max_width=34)
+        table.add_column("bar", no_wrap=True, min_width=self.width)
+        table.add_column("value", justify="right", no_wrap=True)
+        largest = max([v for v in self.values.values() if v is not None] or [0])
+        for label, value in self.values.items():
+            style = "bold green" if label in self.highlight else ""
+            mark = self.marks.get(label, "")
+            table.add_row(Text(label + (f" {mark}" if mark else ""), style=style),
+                          Text(bar(value or 0, largest, self.width), style="green" if label in self.highlight else "cyan"),
+                          self.fmt(value) if value is not None else "-")
+        return table
+
+
+class SeriesChart(Vertical):
+    """A titled ``Sparkline`` of a series (instance counts, latency over time), with its range."""
+
+    def __init__(self, series: Sequence[float], *, title: str, unit: str = "", id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=("series-chart " + (classes or "")).strip())
+        self.series = [float(x) for x in series]
+        self.title = title
+        self.unit = unit
+
+    def compose(self) -> ComposeResult:
+        lo, hi = (min(self.series), max(self.series)) if self.series else (0, 0)
+        yield Label(Text(f"{self.title}: {lo:g}–{hi:g}{self.unit} over {len(self.series)} steps"
+                         if lo != hi else f"{self.title}: {hi:g}{self.unit} throughout", style="bold"))
+        yield Sparkline(self.series or [0], summary_function=max)
