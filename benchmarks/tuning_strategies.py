@@ -18,7 +18,8 @@ target, budget + 1 when it never did.
     python benchmarks/tuning_strategies.py [--seeds 5] [--jobs 30] [--problems xgboost,linear-learner]
 
 Needs optuna (``pip install optuna``); it is not a dependency of SageTutor. Target: Bayesian needs
-at most 60% of Random's jobs on average.
+at most 60% of Random's jobs on average; the summary line reports it met only when the ratio averaged
+over the problems, and the ratio of every problem, is at most 0.60.
 """
 
 from __future__ import annotations

@@ -14,7 +14,12 @@ back, so every strategy works in the unit cube:
   process (scikit-learn's ``GaussianProcessRegressor``, Matern 5/2 kernel with
   one length scale per input, plus a white-noise term) fitted to the observed
   objective over the scaled coordinates (categorical values one-hot), and the
-  candidate of highest expected improvement. Running jobs count as observed at
+  candidate of highest expected improvement. The surrogate models the scores'
+  ranks mapped to normal quantiles (a copula transform: diverged losses and
+  plateaus cannot flatten it); its length scales are fitted with a Gamma(3, 6)
+  prior (mean 0.5 of the unit cube) and its signal variance is bounded, so a
+  few observations cannot make unexplored corners look promising by
+  extrapolation alone. Running jobs count as observed at
   the surrogate's mean ("kriging believer"), so parallel suggestions differ.
   Warm start hands it the parents' results as prior observations.
 * ``Rungs``: Hyperband's successive halving, asynchronous (ASHA): a job that
@@ -283,15 +288,21 @@ class BayesianSearch(Searcher):
     supplies observations); after that each suggestion maximises EI over
     ``n_candidates`` uniform candidates plus Gaussian perturbations of the best
     points so far, refined once around the winner. The kernel's hyperparameters
-    are refitted for every suggestion, starting from the previous fit.
+    are refitted for every suggestion (maximum a posteriori with ``ls_prior``),
+    starting from the previous fit. ``transform`` is how scores reach the
+    surrogate: "copula" (ranks to normal quantiles, the default), "warp" (a long
+    tail of bad scores pulled in) or anything else for the raw scores. ``amp_max``
+    bounds the signal variance of the (normalised) scores: far from every
+    observation the surrogate's uncertainty stays near that of the data.
     """
 
     def __init__(self, space: Space, seed: int, prior: list[Observation] | None = None, *,
                  n_initial: int | None = None, n_candidates: int = 2000, xi: float = 0.01,
-                 restarts: int = 1, transform: str = "warp", scales: tuple[float, ...] = (0.15, 0.05),
+                 restarts: int = 1, transform: str = "copula", scales: tuple[float, ...] = (0.15, 0.05),
                  anchors: int = 5, trust_region: bool = False, tr_length: float = 0.8, tr_min: float = 0.05,
                  tr_success: int = 2, tr_failure: int | None = None, global_frac: float = 0.0,
-                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = False):
+                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = True,
+                 amp_max: float = 4.0):
         super().__init__(space, seed)
         self.prior = [o for o in (prior or []) if space.encode(o.point) is not None]
         d = max(1, len(space.dims))
@@ -315,6 +326,7 @@ class BayesianSearch(Searcher):
         self.noise_min = noise_min
         self.plugin = plugin
         self.ls_prior = ls_prior
+        self.amp_max = amp_max
         self._succ = self._fail = 0
         # the parents' results (warm start) neither grow nor shrink the trust region
         self._counted: set[tuple[str, ...]] = {space.key(o.point) for o in self.prior}
@@ -327,6 +339,8 @@ class BayesianSearch(Searcher):
         if self.used < self.n_initial and len(obs) + len(pending) < self.n_initial:
             point = self.space.point(self.design[self.used])
             self.used += 1
+            if self.space.key(point) in seen:  # integer or categorical ranges rounded two design points together
+                point = self._random(seen)
         elif len(obs) < 2:
             point = self._random(seen)
         else:
@@ -337,7 +351,7 @@ class BayesianSearch(Searcher):
 
     # -- the surrogate -----------------------------------------------------------------------
     def _kernel(self, width: int):
-        kernel = (ConstantKernel(1.0, (1e-2, 1e2))
+        kernel = (ConstantKernel(1.0, (1e-2, self.amp_max))
                   * Matern(length_scale=np.full(width, 0.5), length_scale_bounds=(self.ls_min, 20.0), nu=2.5)
                   + WhiteKernel(max(1e-2, self.noise_min), (self.noise_min, 0.5)))
         if self._theta is not None and len(self._theta) == len(kernel.theta):
