@@ -220,7 +220,8 @@ class Authorizer:
         ctx = network_context or {}
         if action_for(service, operation) in ALWAYS_ALLOWED:
             return
-        if principal == self._iam().admin_arn and not self._resource_policy_applies(service, params):
+        if principal == self._iam().admin_arn and self._admin_untouched() and \
+                not self._resource_policy_applies(service, params):
             # the administrator's only policy is AdministratorAccess (Allow * on *): nothing to evaluate
             self.world.security.record_access(AccessRecord(
                 self.world.clock.seconds, principal, action_for(service, operation),
@@ -241,6 +242,14 @@ class Authorizer:
             self._record(principal, "iam:PassRole", role, d)
             if not d.allowed:
                 raise self._denied(service, principal, "iam:PassRole", role, d)
+
+    def _admin_untouched(self) -> bool:
+        """The administrator still has only AdministratorAccess (a learner may attach a Deny to it)."""
+        from engine.services.iam.service import ADMIN_USER
+
+        admin = self._iam().users.get(ADMIN_USER)
+        return admin is not None and not admin.inline and admin.attached == [
+            "arn:aws:iam::aws:policy/AdministratorAccess"]
 
     def _resource_policy_applies(self, service: str, params: dict[str, Any]) -> bool:
         """Could a resource policy deny this call (a bucket policy, any key policy)?"""

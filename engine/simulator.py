@@ -75,6 +75,7 @@ class Engine:
         self._request_ids = RequestIds(self.seed)
         self._clients: dict[tuple, object] = {}
         self._authorizer = Authorizer(self._world)
+        self._gates: dict[str, _Gate] = {}  # per service, for dispatch()
 
     # -- clients ---------------------------------------------------------------
     def client(self, service_name: str, as_role: str | None = None, *, from_subnet: str | None = None,
@@ -111,6 +112,62 @@ class Engine:
             raise ValueError(f"as_role names no role of this account: {as_role!r} (create it with iam.create_role "
                              f"first; ARNs look like arn:aws:iam::{ACCOUNT}:role/Name)")
         return iam.session_arn(as_role, "sagetutor")
+
+    # -- the HTTP front (engine.server) -------------------------------------------------------
+    def principal_for_key(self, access_key_id: str | None) -> str:
+        """The caller an access key id acts as over HTTP.
+
+        A key from ``sts.assume_role`` acts as that role's session, a key from
+        ``iam.create_access_key`` as its user; any other key (or none) as the
+        account's administrator. Signatures are never verified.
+        """
+        with self._lock:
+            w = self._world
+            if access_key_id:
+                arn = w.services["sts"].sessions.get(access_key_id) or w.services["iam"].user_for_key(access_key_id)
+                if arn:
+                    return arn
+            return w.services["iam"].admin_arn
+
+    def dispatch(self, service_name: str, operation: str, params: dict, principal: str) -> dict:
+        """Answer one call already parsed off the wire, as ``principal``, exactly as a client's call is answered.
+
+        The caller is outside any VPC (``aws:SourceIp`` 203.0.113.10); the call goes
+        through the network route and IAM, then AWS's server-side constraints
+        (max, pattern, enum), then the backend. Returns the backend's result (with
+        ``_status`` when not 200) or raises ``engine.errors.ServiceError``; an
+        operation the service model does not have raises ``KeyError``.
+        """
+        from botocore import xform_name
+
+        from engine.errors import ServiceError
+        from engine.protocol import constraints
+        from engine.protocol.client import Call, shared_session
+
+        model = shared_session().get_service_model(service_name).operation_model(operation)
+        backend = self._world.services[SERVICES[service_name]]
+        call = Call(service=service_name, operation=operation, principal=principal)
+        gate = self._gates.get(service_name)
+        if gate is None:
+            gate = self._gates[service_name] = _Gate(self._world, self._authorizer, service_name, None, None)
+        with self._lock:
+            gate(call, params)
+        constraints.check(model.input_shape, params)
+        method = getattr(backend, xform_name(operation), None)
+        if method is None:
+            raise ServiceError("UnknownOperationException",
+                               f"SageTutor does not simulate {service_name}.{operation} yet.", 501)
+        with self._lock:
+            return method(params, call) or {}
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every call into the engine takes; hold it to change faults or state from another thread."""
+        return self._lock
+
+    def request_id(self) -> str:
+        """The next deterministic request id (shared with the in-process clients)."""
+        return self._request_ids.next()
 
     def image_uri(self, algorithm: str) -> str:
         """The built-in algorithm's ECR image URI in us-east-1 (e.g. ``image_uri("xgboost")``)."""

@@ -35,9 +35,47 @@ def _parser() -> argparse.ArgumentParser:
     new = pack_sub.add_parser("new", help="write a commented starter pack to FILE (never overwrites)")
     new.add_argument("file", metavar="FILE")
     pack_sub.add_parser("dir", help="print the folder for your own packs")
+    pexport = pack_sub.add_parser("export", help="write a student pack: PACK without its answer key, feedback, "
+                                                 "explanations, topics, references or plans (never overwrites)")
+    pexport.add_argument("--for-students", action="store_true", required=True,
+                         help="remove everything that gives the answer key away (docs/classroom.md)")
+    pexport.add_argument("file", metavar="PACK", help="the full pack")
+    pexport.add_argument("-o", "--out", metavar="FILE", required=True, help="the student pack to write")
 
     exam = sub.add_parser("exam", help="open the TUI straight into a timed exam on PACK")
     exam.add_argument("pack", metavar="PACK", help="a pack file")
+    exam.add_argument("--headless", action="store_true",
+                      help="take the exam in a plain terminal (one question at a time, answers from stdin) and "
+                           "write an attempt file; no score is shown")
+    exam.add_argument("--student", metavar="ID", help="your student id (required with --headless)")
+    exam.add_argument("--seed", metavar="S", type=int, help="the exam's seed (default: the pack's seed)")
+    exam.add_argument("--out", metavar="FILE", help="the attempt file (default ./<student>-<pack id>.attempt.yaml)")
+    exam.add_argument("--answers", metavar="FILE", help="answer from a YAML mapping of question id to answer "
+                                                        "(pack ids: b | a,c | c,a,b | p1=kmeans,p2=xgboost)")
+
+    grade = sub.add_parser("grade", help="grade a class: attempt files on PACK (the teacher's pack, with its key) "
+                                         "into a gradebook CSV, Gradescope results, JUnit XML and feedback "
+                                         "(exit 0 only if every attempt is gradable and passes; docs/classroom.md)")
+    grade.add_argument("pack", metavar="PACK", help="the full pack the student pack was exported from")
+    grade.add_argument("attempts", nargs="+", metavar="ATTEMPT_OR_DIR",
+                       help="attempt files, or folders searched for *.yaml attempt files")
+    grade.add_argument("--out", metavar="DIR", required=True, help="the folder to write into (created if needed)")
+    grade.add_argument("--format", metavar="LIST", dest="formats",
+                       help="comma-separated: csv,gradescope,junit,feedback (default: all)")
+    grade.add_argument("--pass-mark", metavar="N", type=int,
+                       help="passing estimated scaled score, 100-1000 (default: the pack blueprint's)")
+
+    serve = sub.add_parser("serve", help="serve the simulated account over HTTP to unmodified boto3 code "
+                                         "(AWS_ENDPOINT_URL=http://127.0.0.1:4566; docs/serve.md)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
+    serve.add_argument("--port", type=int, default=4566, help="port (default 4566; 0 picks a free one)")
+    serve.add_argument("--speed", type=float, default=600.0,
+                       help="virtual seconds per real second (default 600; 0: the clock moves only through "
+                            "POST /_sagetutor/advance?seconds=N)")
+    serve.add_argument("--seed", type=int, default=7, help="the engine seed (default 7)")
+    serve.add_argument("--state", metavar="FILE", help="load S3 and IAM resources from this JSON file on start "
+                                                       "(if it exists) and save them to it on exit")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
     progress = sub.add_parser("progress", help="your saved progress (answers, exams, review schedule)")
     progress_sub = progress.add_subparsers(dest="progress_command")
@@ -161,6 +199,8 @@ def _pack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.pack_command == "dir":
         print(paths.user_packs_dir())
         return 0
+    if args.pack_command == "export":
+        return _export_for_students(args)
     if args.pack_command == "new":
         target = Path(args.file)
         if target.exists():
@@ -179,6 +219,26 @@ def _pack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 0
     parser.parse_args(["pack", "--help"])
     return 2
+
+
+def _export_for_students(args: argparse.Namespace) -> int:
+    """`pack export --for-students PACK -o FILE`."""
+    from sagetutor.grading.student_pack import ExportError, export_for_students
+    from sagetutor.packs import load_file
+
+    result = load_file(args.file)
+    if not result.ok or result.pack is None:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: not a valid pack; nothing written", file=sys.stderr)
+        return 1
+    try:
+        written = export_for_students(result.pack, Path(args.out))
+    except ExportError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"wrote the student pack {written} (no answer key, feedback, explanations, topics, references or plans)")
+    return 0
 
 
 def _progress(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -231,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_tui(argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "exam" and args.headless:
+        from sagetutor.grading.headless import sit
+
+        return sit(args.pack, args.student, args.seed, args.out, args.answers)
+    if args.command == "exam" and any(v is not None for v in (args.student, args.seed, args.out, args.answers)):
+        parser.error("--student, --seed, --out and --answers go with --headless")
     if args.command == "exam":
         from sagetutor.tui.app import run as run_tui
 
@@ -254,6 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         return _pack(args, parser)
     if args.command == "progress":
         return _progress(args, parser)
+    if args.command == "grade":
+        from sagetutor.grading.gradebook import grade_command
+
+        return grade_command(args.pack, args.attempts, args.out, args.formats, args.pass_mark)
+    if args.command == "serve":
+        from sagetutor.serve import run as run_serve
+
+        return run_serve(args.host, args.port, args.speed, args.seed, args.state, args.verbose)
     parser.print_help()
     return 0
 

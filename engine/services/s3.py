@@ -108,6 +108,7 @@ class S3:
         self._iam = iam
         self.world = world  # for KMS and the security log; None only in bare unit tests
         self.buckets: dict[str, Bucket] = {}
+        self.uploads: dict[str, dict] = {}  # multipart upload id -> {Bucket, Key, parts, ...}
 
     # -- engine-side helpers ------------------------------------------------
     def ensure_bucket(self, name: str) -> Bucket:
@@ -418,3 +419,70 @@ class S3:
         if truncated and last is not None:
             out["NextMarker"] = last
         return out
+
+    # -- multipart uploads (boto3's upload_file uses them above 8 MiB) ----------------------------
+    def create_multipart_upload(self, p: dict, call) -> dict:
+        self._bucket(p["Bucket"])
+        upload_id = hashlib.sha256(f"{p['Bucket']}/{p['Key']}/{len(self.uploads)}".encode()).hexdigest()[:32]
+        self.uploads[upload_id] = {"Bucket": p["Bucket"], "Key": p["Key"], "parts": {},
+                                   "ContentType": p.get("ContentType", "binary/octet-stream"),
+                                   "ServerSideEncryption": p.get("ServerSideEncryption"),
+                                   "SSEKMSKeyId": p.get("SSEKMSKeyId"), "Metadata": p.get("Metadata")}
+        return {"Bucket": p["Bucket"], "Key": p["Key"], "UploadId": upload_id}
+
+    def _upload(self, p: dict) -> dict:
+        up = self.uploads.get(p["UploadId"])
+        if up is None or up["Bucket"] != p["Bucket"] or up["Key"] != p["Key"]:
+            raise ServiceError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
+                                               "or the upload may have been aborted or completed.", 404,
+                               extra={"UploadId": p["UploadId"]})
+        return up
+
+    def upload_part(self, p: dict, call) -> dict:
+        up = self._upload(p)
+        n = p["PartNumber"]
+        if not 1 <= n <= 10000:
+            raise ServiceError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
+        data = _body_bytes(p.get("Body"))
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
+        up["parts"][n] = (data, etag)
+        return {"ETag": etag}
+
+    def list_parts(self, p: dict, call) -> dict:
+        up = self._upload(p)
+        return {"Bucket": p["Bucket"], "Key": p["Key"], "UploadId": p["UploadId"], "IsTruncated": False,
+                "Parts": [{"PartNumber": n, "ETag": e, "Size": len(d)} for n, (d, e) in sorted(up["parts"].items())]}
+
+    def complete_multipart_upload(self, p: dict, call) -> dict:
+        up = self._upload(p)
+        chosen = (p.get("MultipartUpload") or {}).get("Parts") or []
+        if not chosen:
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                                               "against our published schema")
+        numbers = [c["PartNumber"] for c in chosen]
+        if numbers != sorted(numbers):
+            raise ServiceError("InvalidPartOrder", "The list of parts was not in ascending order.")
+        for c in chosen:
+            part = up["parts"].get(c["PartNumber"])
+            if part is None or (c.get("ETag") and c["ETag"].strip('"') != part[1].strip('"')):
+                raise ServiceError("InvalidPart", "One or more of the specified parts could not be found.")
+        data = b"".join(up["parts"][n][0] for n in numbers)
+        digest = hashlib.md5(b"".join(bytes.fromhex(up["parts"][n][1].strip('"')) for n in numbers)).hexdigest()
+        obj = self.put_object({"Bucket": up["Bucket"], "Key": up["Key"], "Body": data,
+                               "ContentType": up["ContentType"], "ServerSideEncryption": up["ServerSideEncryption"],
+                               "SSEKMSKeyId": up["SSEKMSKeyId"], "Metadata": up["Metadata"]}, call)
+        b = self.buckets[up["Bucket"]]
+        stored = b.objects[up["Key"]]
+        etag = f'"{digest}-{len(numbers)}"'
+        from dataclasses import replace
+
+        b.objects[up["Key"]] = replace(stored, etag=etag)
+        del self.uploads[p["UploadId"]]
+        return {"Bucket": up["Bucket"], "Key": up["Key"], "ETag": etag,
+                "Location": f"https://{up['Bucket']}.s3.amazonaws.com/{up['Key']}",
+                "ServerSideEncryption": obj.get("ServerSideEncryption")}
+
+    def abort_multipart_upload(self, p: dict, call) -> dict:
+        self._upload(p)
+        del self.uploads[p["UploadId"]]
+        return {"_status": 204}

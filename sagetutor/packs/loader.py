@@ -646,6 +646,9 @@ class _Checker:
         blueprint = (data.get("pack") or {}).get("blueprint") if isinstance(data.get("pack"), Mapping) else None
         domains = blueprint.get("domains") if isinstance(blueprint, Mapping) else None
         self.domains = [d for d in domains if isinstance(d, str)] if isinstance(domains, Mapping) else []
+        info = data.get("pack")
+        #: A student pack (``student: true``) has no answer key, feedback, explanations or plans.
+        self.student = isinstance(info, Mapping) and info.get("student") is True
         self.ids: dict[str, tuple] = {}
 
     # pack ------------------------------------------------------------------------------------------
@@ -745,8 +748,25 @@ class _Checker:
         if len(pins) > 1:
             self.r.add((*path, "options", pins[1], "pin"), "only one option can be pinned last")
         n = len(opts)
+        self.key_fields(q, path, t)
         correct = [o for o in opts if o.get("correct") is True]
         names = ", ".join(str(o.get("id")) for o in correct)
+        if self.student:
+            if t == "multi" and isinstance(q.get("select"), int) and n and q["select"] >= n:
+                self.r.add((*path, "select"), f"select: {q['select']} leaves no wrong option among {n}")
+            if t == "single" and n < 4:
+                self.r.add((*path, "options"), f"a single-answer question needs at least 4 options (one right, "
+                                               f"three or more distractors); it has {n}")
+            elif t == "multi" and n < 5:
+                self.r.add((*path, "options"), f"a multiple-response question needs at least 5 options; it has {n}")
+            elif t == "ordering" and not 3 <= n <= 5:
+                self.r.add((*path, "options"), f"an ordering question has 3 to 5 items; it has {n}")
+            elif t == "matching":
+                prompts = q.get("prompts")
+                if isinstance(prompts, list) and not 3 <= len(prompts) <= 7:
+                    self.r.add((*path, "prompts"), f"a matching question has 3 to 7 prompts; it has {len(prompts)}")
+                self.unique(prompts, (*path, "prompts"), "prompt")
+            return
         if t == "single":
             if n < 4:
                 self.r.add((*path, "options"), f"a single-answer question needs at least 4 options (one right, "
@@ -800,6 +820,49 @@ class _Checker:
                     close = difflib.get_close_matches(ans, option_ids, n=1, cutoff=0.6)
                     hint = f" (did you mean '{close[0]}'?)" if close else f" (options: {', '.join(option_ids)})"
                     self.r.add((*path, "prompts", j, "answer"), f"answer '{ans}' is not an option id{hint}")
+
+    #: (where, field) -> what a normal pack must have there; a student pack must not have it.
+    _KEYED = {"options": ("correct", "position", "feedback", "run"), "prompts": ("answer", "feedback"),
+              "question": ("explanation", "run")}
+    _MISSING_HINT = {"feedback": " (say why this option is right or wrong)",
+                     "position": " (the item's place in the right order)"}
+
+    def key_fields(self, q: Mapping, path: tuple, t: Any) -> None:
+        """A normal pack's required key fields (feedback, position, answer); none of them in a student pack."""
+        if self.student:
+            for key in self._KEYED["question"]:
+                if key in q:
+                    self.r.add((*path, key), f"a student pack (student: true) carries no `{key}`: "
+                                             f"`sagetutor pack export --for-students` removes it", key=True)
+            for where in ("options", "prompts"):
+                for j, item in enumerate(q.get(where) if isinstance(q.get(where), list) else []):
+                    if not isinstance(item, Mapping):
+                        continue
+                    for key in self._KEYED[where]:
+                        if key in item:
+                            self.r.add((*path, where, j, key), f"a student pack (student: true) carries no "
+                                                               f"answer key, feedback or plans: remove `{key}`",
+                                       key=True)
+            return
+        required = {"single": {"options": ("feedback",)}, "multi": {"options": ("feedback",)},
+                    "ordering": {"options": ("feedback", "position")}, "matching": {"options": ("feedback",),
+                                                                                    "prompts": ("answer",)}}
+        model = {"single": "ChoiceOption", "multi": "ChoiceOption", "ordering": "OrderItem", "matching": "MatchOption"}
+        from sagetutor.packs import model as model_mod
+
+        for where, keys in required.get(t, {}).items():
+            cls = getattr(model_mod, "Prompt" if where == "prompts" else model[t])
+            allowed = _field_names(cls)
+            for j, item in enumerate(q.get(where) if isinstance(q.get(where), list) else []):
+                if not isinstance(item, Mapping):
+                    continue
+                for key in keys:
+                    if key in item:
+                        continue
+                    misspelt = any(difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6) == [key]
+                                   for k in item if k not in allowed)
+                    if not misspelt:
+                        self.r.add((*path, where, j), f"missing `{key}`{self._MISSING_HINT.get(key, '')}")
 
     @staticmethod
     def _index(q: Mapping, item: Mapping) -> int:
@@ -928,7 +991,7 @@ class _Checker:
                 if isinstance(c, Mapping):
                     used |= self.placeholders(c, (*path, "questions", j), scope)
         for name in own:
-            if name not in used:
+            if name not in used and not self.student:  # a student pack's plans and feedback are gone
                 self.r.add((*path, "params", name), f"params `{name}` is never used as ${{{name}}}", key=True)
         return used - set(own)
 

@@ -100,6 +100,8 @@ class PackInfo(Strict):
     seed: int = Field(0, description="default seed for outcomes and params variants")
     description: Markdown | None = None
     blueprint: Blueprint | None = None
+    student: StrictBool = Field(False, description="true for a student pack (sagetutor pack export --for-students): "
+                                                   "no answer key, feedback, explanations or plans")
 
 
 class ChoiceOption(Strict):
@@ -107,7 +109,8 @@ class ChoiceOption(Strict):
 
     id: Id
     text: Markdown
-    feedback: Markdown = Field(description="why this option is right or wrong (required)")
+    feedback: Markdown | None = Field(None, description="why this option is right or wrong (required, except in a "
+                                                        "student pack)")
     correct: StrictBool = False
     run: Plan | None = Field(None, description="the engine plan that shows what choosing this option does")
     pin: Literal["last"] | None = Field(None, description="keep this option last when options are shuffled "
@@ -119,8 +122,10 @@ class OrderItem(Strict):
 
     id: Id
     text: Markdown
-    feedback: Markdown = Field(description="why the item goes where it goes (required)")
-    position: int = Field(ge=1, description="the item's place in the right order, 1..N")
+    feedback: Markdown | None = Field(None, description="why the item goes where it goes (required, except in a "
+                                                        "student pack)")
+    position: int | None = Field(None, ge=1, description="the item's place in the right order, 1..N (required, "
+                                                         "except in a student pack)")
     run: Plan | None = Field(None, description="steps this item contributes; the learner's order runs them in "
                                                "that order")
 
@@ -130,7 +135,8 @@ class MatchOption(Strict):
 
     id: Id
     text: Markdown
-    feedback: Markdown = Field(description="what this answer is for (required)")
+    feedback: Markdown | None = Field(None, description="what this answer is for (required, except in a student "
+                                                        "pack)")
     pin: Literal["last"] | None = None
 
 
@@ -139,7 +145,8 @@ class Prompt(Strict):
 
     id: Id
     text: Markdown
-    answer: Id = Field(description="the id of the option that matches this prompt")
+    answer: Id | None = Field(None, description="the id of the option that matches this prompt (required, except "
+                                                "in a student pack)")
     feedback: Markdown | None = None
 
 
@@ -215,7 +222,7 @@ class OrderingQuestion(QuestionBase):
 
     @property
     def correct_order(self) -> list[str]:
-        return [o.id for o in sorted(self.options, key=lambda o: o.position)]
+        return [o.id for o in sorted(self.options, key=lambda o: o.position or 0)]  # no key in a student pack
 
 
 class MatchingQuestion(QuestionBase):

@@ -57,3 +57,12 @@ def test_bayesian_search_does_not_repeat_a_tried_point_in_a_discrete_space():
         obs.append(Observation(p, -abs(p["a"] - 4) - (p["b"] != "y")))
     keys = [space.key(o.point) for o in obs]
     assert len(set(keys)) == len(keys)
+
+
+def test_bayesian_search_options_are_deterministic_and_still_search():
+    """The non-default acquisitions and acquisition maximisers kept for comparison stay seeded and useful."""
+    for kw in ({"acquisition": "hedge"}, {"acquisition": "ucb"}, {"acquisition": "pi"},
+               {"dense": True, "polish": True}, {"transform": "log"}):
+        a = run(BayesianSearch(SPACE, 5, **kw), 14)
+        assert a == run(BayesianSearch(SPACE, 5, **kw), 14), kw
+        assert min(a) < 0.47, kw

@@ -82,6 +82,7 @@ class IAM:
         self.roles: dict[str, Role] = {}
         self.users: dict[str, User] = {}
         self.policies: dict[str, ManagedPolicy] = {}
+        self.access_keys: dict[str, str] = {}  # access key id -> user name (CreateAccessKey)
         for name, doc in AWS_MANAGED.items():
             arn = f"arn:aws:iam::aws:policy/{name}"
             self.policies[arn] = ManagedPolicy(name, arn, doc, clock.now)
@@ -260,3 +261,97 @@ class IAM:
                 decision = "allowed" if d.allowed else ("explicitDeny" if d.explicit_deny else "implicitDeny")
                 results.append({"EvalActionName": action, "EvalResourceName": res, "EvalDecision": decision})
         return {"EvaluationResults": results, "IsTruncated": False}
+
+    # -- users and access keys (the HTTP front picks the caller by access key id) -------------------
+    def _user(self, name: str) -> User:
+        user = self.users.get(name)
+        if user is None:
+            raise ServiceError("NoSuchEntity", f"The user with name {name} cannot be found.", 404)
+        return user
+
+    def _user_view(self, u: User) -> dict:
+        return {"Path": "/", "UserName": u.name, "UserId": _unique_id("AIDA", u.arn), "Arn": u.arn,
+                "CreateDate": u.created}
+
+    def user_for_key(self, access_key_id: str) -> str | None:
+        """The ARN of the user owning an active access key id, or None."""
+        name = self.access_keys.get(access_key_id)
+        return self.users[name].arn if name in self.users else None
+
+    def create_user(self, p: dict, call) -> dict:
+        name = p["UserName"]
+        if name in self.users:
+            raise ServiceError("EntityAlreadyExists", f"User with name {name} already exists.", 409)
+        self.users[name] = User(name, self.user_arn(name), self._clock.now)
+        return {"User": self._user_view(self.users[name])}
+
+    def get_user(self, p: dict, call) -> dict:
+        if not p.get("UserName"):
+            ident = self._identity(call.principal)
+            if not isinstance(ident, User):
+                raise ServiceError("ValidationError", "Must specify userName when calling with non-User credentials")
+            return {"User": self._user_view(ident)}
+        return {"User": self._user_view(self._user(p["UserName"]))}
+
+    def list_users(self, p: dict, call) -> dict:
+        return {"Users": [self._user_view(u) for _, u in sorted(self.users.items())], "IsTruncated": False}
+
+    def delete_user(self, p: dict, call) -> dict:
+        user = self._user(p["UserName"])
+        if user.inline or user.attached or user.name in self.access_keys.values():
+            raise ServiceError("DeleteConflict", "Cannot delete entity, must delete policies and access keys first.",
+                               409)
+        del self.users[user.name]
+        return {}
+
+    def put_user_policy(self, p: dict, call) -> dict:
+        self._user(p["UserName"]).inline[p["PolicyName"]] = _decode(p["PolicyDocument"])
+        return {}
+
+    def delete_user_policy(self, p: dict, call) -> dict:
+        if self._user(p["UserName"]).inline.pop(p["PolicyName"], None) is None:
+            raise ServiceError("NoSuchEntity", f"The user policy with name {p['PolicyName']} cannot be found.", 404)
+        return {}
+
+    def attach_user_policy(self, p: dict, call) -> dict:
+        user = self._user(p["UserName"])
+        if p["PolicyArn"] not in self.policies:
+            raise ServiceError("NoSuchEntity", f"Policy {p['PolicyArn']} does not exist or is not attachable.", 404)
+        if p["PolicyArn"] not in user.attached:
+            user.attached.append(p["PolicyArn"])
+        return {}
+
+    def detach_user_policy(self, p: dict, call) -> dict:
+        user = self._user(p["UserName"])
+        if p["PolicyArn"] not in user.attached:
+            raise ServiceError("NoSuchEntity", f"Policy {p['PolicyArn']} was not found.", 404)
+        user.attached.remove(p["PolicyArn"])
+        return {}
+
+    def create_access_key(self, p: dict, call) -> dict:
+        ident = self._identity(call.principal)
+        name = p.get("UserName") or (ident.name if isinstance(ident, User) else None)
+        if name is None:
+            raise ServiceError("ValidationError", "Must specify userName when calling with non-User credentials")
+        user = self._user(name)
+        n = sum(1 for u in self.access_keys.values() if u == name)
+        if n >= 2:
+            raise ServiceError("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", 409)
+        key = "AKIA" + hashlib.sha256(f"{user.arn}/{len(self.access_keys)}".encode()).hexdigest()[:16].upper()
+        self.access_keys[key] = name
+        return {"AccessKey": {"UserName": name, "AccessKeyId": key, "Status": "Active",
+                              "SecretAccessKey": "sagetutor-simulated-secret-" + key[-8:],
+                              "CreateDate": self._clock.now}}
+
+    def list_access_keys(self, p: dict, call) -> dict:
+        ident = self._identity(call.principal)
+        name = p.get("UserName") or (ident.name if isinstance(ident, User) else ADMIN_USER)
+        self._user(name)
+        return {"AccessKeyMetadata": [{"UserName": name, "AccessKeyId": k, "Status": "Active"}
+                                      for k, u in sorted(self.access_keys.items()) if u == name],
+                "IsTruncated": False}
+
+    def delete_access_key(self, p: dict, call) -> dict:
+        if self.access_keys.pop(p["AccessKeyId"], None) is None:
+            raise ServiceError("NoSuchEntity", f"The Access Key with id {p['AccessKeyId']} cannot be found.", 404)
+        return {}

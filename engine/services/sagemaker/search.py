@@ -291,9 +291,18 @@ class BayesianSearch(Searcher):
     are refitted for every suggestion (maximum a posteriori with ``ls_prior``),
     starting from the previous fit. ``transform`` is how scores reach the
     surrogate: "copula" (ranks to normal quantiles, the default), "warp" (a long
-    tail of bad scores pulled in) or anything else for the raw scores. ``amp_max``
-    bounds the signal variance of the (normalised) scores: far from every
-    observation the surrogate's uncertainty stays near that of the data.
+    tail of bad scores pulled in), "log" (minus the log of the distance below the
+    best score) or anything else for the raw scores. ``amp_max`` bounds the signal
+    variance of the (normalised) scores: far from every observation the
+    surrogate's uncertainty stays near that of the data.
+
+    Options kept for comparison, off by default because the benchmark in
+    docs/tuning.md did not confirm a gain on fresh seeds: ``acquisition`` "pi",
+    "ucb" (GP-UCB, beta_t = 0.2 d log 2t) or "hedge" (GP-Hedge over EI, PI and
+    UCB, rewarded with the posterior mean at each one's nominee); ``dense``
+    (extra candidates: Gaussian perturbations of the best points at radii 0.3 to
+    0.01 and moves along one coordinate at a time); ``polish`` (L-BFGS-B on the
+    acquisition over the continuous coordinates from the chosen candidate).
     """
 
     def __init__(self, space: Space, seed: int, prior: list[Observation] | None = None, *,
@@ -302,12 +311,19 @@ class BayesianSearch(Searcher):
                  anchors: int = 5, trust_region: bool = False, tr_length: float = 0.8, tr_min: float = 0.05,
                  tr_success: int = 2, tr_failure: int | None = None, global_frac: float = 0.0,
                  ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = True,
-                 amp_max: float = 4.0):
+                 amp_max: float = 4.0, acquisition: str = "ei", dense: bool = False, polish: bool = False,
+                 hedge_eta: float = 1.0):
         super().__init__(space, seed)
         self.prior = [o for o in (prior or []) if space.encode(o.point) is not None]
         d = max(1, len(space.dims))
         self.n_initial = n_initial if n_initial is not None else min(10, max(4, d + 2))
         self.design = qmc.LatinHypercube(d=d, seed=self.rng).random(self.n_initial)
+        self.acquisition = acquisition
+        self.dense = dense
+        self.polish = polish
+        self.hedge_eta = hedge_eta
+        self._gains = np.zeros(3)
+        self._nominees: list[np.ndarray] = []
         self.used = 0
         self.tried: list[Point] = []
         self.n_candidates = n_candidates
@@ -392,11 +408,80 @@ class BayesianSearch(Searcher):
             cands = self._region_candidates(gp, anchors[0])
         else:
             cands = self._candidates(anchors, self.scales)
-        r = self._argmax(gp, cands, best, xi, seen)
-        if r is not None:  # refine around the winner
-            r = self._argmax(gp, np.vstack([r[None, :], self._candidates([r], (0.02,), n_uniform=0)]),
-                             best, xi, seen)
+            if self.dense:
+                cands = np.vstack([cands, self._local_candidates(anchors)])
+        n_obs = len(obs)
+        if self.acquisition == "hedge":
+            acqs = [self._acq("ei", best, xi, n_obs), self._acq("pi", best, xi, n_obs), self._acq("ucb", best, xi, n_obs)]
+            if self._nominees:  # GP-Hedge: each acquisition gains the posterior mean at its last nominee
+                _, xn = space.snap(np.array(self._nominees))
+                self._gains += gp.predict(xn)
+            nominees = [self._maximise(gp, cands, a, seen) for a in acqs]
+            if any(r is None for r in nominees):
+                return self._random(seen)
+            g = self.hedge_eta * (self._gains - self._gains.max())
+            prob = np.exp(g) / np.exp(g).sum()
+            r = nominees[int(self.rng.choice(len(acqs), p=prob))]
+            self._nominees = nominees
+        else:
+            r = self._maximise(gp, cands, self._acq(self.acquisition, best, xi, n_obs), seen)
         return space.point(r) if r is not None else self._random(seen)
+
+    def _acq(self, how: str, best: float, xi: float, n: int):
+        if how == "pi":
+            return lambda mu, sigma: ndtr((mu - best - xi) / np.maximum(sigma, 1e-12))
+        if how == "ucb":  # GP-UCB with beta_t = 0.2 d log(2t) (Kandasamy et al.)
+            beta = 0.2 * max(1, len(self.space.dims)) * math.log(2 * max(1, n))
+            return lambda mu, sigma: mu + math.sqrt(beta) * sigma
+        return lambda mu, sigma: expected_improvement(mu, sigma, best, xi)
+
+    def _maximise(self, gp, cands: np.ndarray, acq, seen: set) -> np.ndarray | None:
+        r = self._argmax(gp, cands, acq, seen)
+        if r is not None:  # refine around the winner
+            r = self._argmax(gp, np.vstack([r[None, :], self._candidates([r], (0.02,), n_uniform=0)]), acq, seen)
+        if r is not None and self.polish:
+            r = self._polish(gp, r, acq, seen)
+        return r
+
+    def _local_candidates(self, anchors: list[np.ndarray]) -> np.ndarray:
+        """Dense local candidates around the best points: Gaussian perturbations at several radii and moves
+        along one coordinate at a time (a narrow valley along an axis is found by these)."""
+        d = len(self.space.dims)
+        parts = []
+        for a in anchors:
+            a = np.clip(a, 0.0, 1.0)
+            for s in (0.3, 0.1, 0.03, 0.01):
+                parts.append(a + self.rng.normal(0.0, s, (60, d)))
+            c = np.repeat(a[None, :], 40 * d, axis=0)
+            for j in range(d):
+                c[40 * j:40 * (j + 1), j] += self.rng.normal(0.0, 1.0, 40) * np.repeat([0.2, 0.07, 0.02, 0.007], 10)
+            parts.append(c)
+        return np.clip(np.vstack(parts), 0.0, 1.0) if parts else np.zeros((0, d))
+
+    def _polish(self, gp, r: np.ndarray, acq, seen: set) -> np.ndarray:
+        """L-BFGS-B on the acquisition over the continuous coordinates, from the best candidate."""
+        from scipy.optimize import minimize
+
+        free = [j for j, dim in enumerate(self.space.dims) if dim.kind == "Continuous"]
+        if not free:
+            return r
+
+        def f(z):
+            c = r.copy()
+            c[free] = z
+            _, x = self.space.snap(c[None, :])
+            mu, sigma = gp.predict(x, return_std=True)
+            return -float(acq(mu, sigma)[0])
+
+        res = minimize(f, r[free], method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(free),
+                       options={"maxiter": 30, "eps": 1e-4})
+        if res.fun < f(r[free]):
+            c = r.copy()
+            c[free] = res.x
+            snapped, _ = self.space.snap(c[None, :])
+            if self.space.key(self.space.point(snapped[0])) not in seen:
+                return snapped[0]
+        return r
 
     def _update_region(self, obs: list[Observation]) -> None:
         """Grow the trust region after consecutive improvements, shrink it after consecutive failures."""
@@ -458,11 +543,11 @@ class BayesianSearch(Searcher):
                 parts.append(np.clip(c, 0.0, 1.0))
         return np.vstack(parts)
 
-    def _argmax(self, gp, cands: np.ndarray, best: float, xi: float, seen: set) -> np.ndarray | None:
-        """The candidate of highest EI whose hyperparameters were not tried yet (snapped coordinates)."""
+    def _argmax(self, gp, cands: np.ndarray, acq, seen: set) -> np.ndarray | None:
+        """The candidate of highest acquisition whose hyperparameters were not tried yet (snapped coordinates)."""
         snapped, x = self.space.snap(cands)
         mu, sigma = gp.predict(x, return_std=True)
-        ei = expected_improvement(mu, sigma, best, xi)
+        ei = acq(mu, sigma)
         for i in np.argsort(-ei, kind="stable")[:200]:
             if self.space.key(self.space.point(snapped[i])) not in seen:
                 return snapped[i]
@@ -505,6 +590,10 @@ def _transform(y: np.ndarray, how: str) -> np.ndarray:
         return norm.ppf((rankdata(y) - 0.5) / len(y))
     if how == "warp":
         return _warp_scores(y)
+    if how == "log":  # distance below the best score, logged: resolution where the scores are best
+        gap = y.max() - y.astype(float)
+        scale = float(np.median(gap[gap > 0])) if np.any(gap > 0) else 1.0
+        return -np.log(gap + 0.1 * scale)
     return y.astype(float)
 
 
