@@ -3,7 +3,10 @@
 * **launch**: a fresh Python process imports SageTutor, finds the packs (the bundled ones),
   builds the app and runs it headless until the Home screen is mounted and idle; measured from
   outside, from spawning the process to the line it prints when Home is ready (so interpreter
-  start and imports count). Median of ``--launches`` runs. Target: under 1 s.
+  start and imports count). Median of ``--launches`` runs. Target: under 1 s. The launches share
+  one empty temporary cache folder, so the first one finds no catalog summaries (it parses every
+  pack and writes them, as on the first launch after an install or an edit) and the others find
+  them; the first launch is also reported on its own.
 * **submit -> outcome**: for every question of every bundled pack, Practice is opened on it;
   as in the app, showing the question starts simulating its options in a worker, and the
   benchmark waits for that warm-up to finish (the learner's reading time) before it submits
@@ -118,8 +121,8 @@ def main() -> None:
     ms = sorted(t * 1000 for t, _ in times)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
     print(f"launch to Home (fresh process, headless): median {statistics.median(launches):.2f} s "
-          f"(runs: {', '.join(f'{x:.2f}' for x in launches)}); target < 1 s: "
-          f"{'met' if statistics.median(launches) < 1 else 'NOT met'}")
+          f"(runs: {', '.join(f'{x:.2f}' for x in launches)}; the first with an empty catalog cache); "
+          f"target < 1 s: {'met' if statistics.median(launches) < 1 else 'NOT met'}")
     print(f"submit -> outcome view, {len(ms)} questions after the warm-up: median {statistics.median(ms):.0f} ms, "
           f"p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; target p95 < 300 ms: {'met' if p95 < 300 else 'NOT met'}")
     slow = sorted(times, reverse=True)[:5]

@@ -4,21 +4,28 @@ Screens are thin: they render the quiz runtime's results and the engine's state 
 learner's actions back. What they share lives here: the packs found (``catalog``), the
 learner's progress store (``sagetutor.progress``; ``None`` with ``store_error`` set when the
 database is damaged, so nothing is overwritten), the seed, and ``open_mode`` to move between
-modes. Each mode's screen is imported only when first opened, so launching stays fast.
+modes. Each mode's screen is imported only when first opened, so launching stays fast: Home
+needs only the packs' summaries (``catalog``), and once it is on screen a worker parses the
+packs and imports the quiz runtime and the engine (``preload``), so the first Practice or Exam
+does not wait for them either.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from sagetutor.tui.catalog import PackEntry, discover
+
+PRELOAD_AFTER = 1.0  # seconds after Home is painted: parse the packs and import the runtime in the background
 
 #: mode -> "module:Class" of its screen; every screen takes ``(pack: PackEntry | None = None, **kw)``.
 MODES = {
@@ -92,11 +99,30 @@ class SageTutorApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(screen_class("home")())
+        # A moment after Home is painted and answers keys (the learner reads it meanwhile), so the
+        # background work does not compete with drawing Home.
+        self.call_after_refresh(self.set_timer, PRELOAD_AFTER, self.preload)
         if self.start == "exam":
             self.open_mode("exam", self.start_pack or (self.usable_packs[0] if self.usable_packs else None))
         if self.store_error:
             self.notify(self.store_error + " Your answers will not be saved in this session.",
                         title="Progress not available", severity="error", timeout=20)
+
+    @work(thread=True, exclusive=True, group="preload", exit_on_error=False)
+    def preload(self) -> None:
+        """Parse the packs Home listed from their summaries and import what Practice needs, in the background.
+
+        Anything that fails here fails again, and is reported, where it is used."""
+        for entry in self.usable_packs:
+            entry.load()
+        import sagetutor.quiz.runtime  # noqa: F401  (the runtime, the engine and its libraries)
+
+        # What is loaded now (modules, the packs, Home) lives as long as the app: move it out of
+        # the garbage collector's sight, or every full collection walks it again (hundreds of
+        # milliseconds with the engine's libraries loaded, at random moments such as a submit).
+        # Only young garbage is collected first; anything created from here on is collected as usual.
+        gc.collect(1)
+        gc.freeze()
 
     def open_mode(self, mode: str, pack: PackEntry | None = None, **kw: Any) -> None:
         """Push the screen of ``mode`` (see MODES) for ``pack``."""

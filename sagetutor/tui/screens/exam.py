@@ -15,14 +15,14 @@
 * **The end** (submit after a confirmation, or time out): scoring runs in a worker thread
   (``QuizRuntime.exam``), the answers go to the store (``mode="exam"``) with one spaced-
   repetition review per topic, and the result screen replaces this one. A student pack (no
-  answer key) writes an attempt file instead and shows where it is, with no score.
+  answer key) writes an attempt file (``sagetutor.grading.attempt``, YAML) instead and shows where it is,
+  with no score; with a ``student_id`` it draws that student's exam (``sagetutor.grading.draw``).
 * **The clock** is a callable returning seconds (``time.monotonic`` by default); tests pass
   their own and a short ``tick``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -377,8 +377,9 @@ class ExamScreen(Screen):
 
     def __init__(self, pack: PackEntry | None = None, resume: int | None = None, *,
                  clock: Callable[[], float] | None = None, tick: float = 0.5, seed: int | None = None,
-                 **kw: Any) -> None:
+                 student_id: str | None = None, **kw: Any) -> None:
         super().__init__(**kw)
+        self.student_id = student_id  # with a student pack: the per-student draw (sagetutor.grading.draw)
         self.entry = pack
         self.resume_id = resume
         self.clock = clock or time.monotonic
@@ -484,6 +485,11 @@ class ExamScreen(Screen):
         seed = self.seed_override if self.seed_override is not None else (
             app_seed if app_seed is not None else self.entry.pack.pack.seed)
         plan = plan_exam(self.entry.pack, seed)
+        if self.student and self.student_id:
+            from sagetutor.grading.draw import student_exam
+
+            drawn = student_exam(self.entry.pack, self.student_id, seed)
+            plan = ExamPlan(list(drawn.question_ids), int(round(drawn.seconds)))
         if not plan.question_ids:
             self._message("This pack has no questions to draw an exam from.")
             return
@@ -817,32 +823,36 @@ class ExamScreen(Screen):
             store.finish_exam(self.exam_id, summary)
 
     def _finish_student(self, reason: str) -> None:
+        from sagetutor.grading.attempt import Attempt, default_attempt_path, write_attempt
+        from sagetutor.grading.draw import pack_hash
+
         pack = self.entry.pack.pack
         finished = self.finished_at or datetime.now(UTC)
-        record = {
-            "pack_id": pack.id, "pack_version": pack.version, "pack_hash": self.entry.content_hash,
-            "seed": self.seed, "exam_id": self.exam_id, "reason": reason,
-            "question_ids": list(self.question_ids),
-            "answers": {q: jsonable(self.answers.get(q)) for q in self.question_ids},
-            "flags": sorted(self.flags),
-            "seconds": {q: round(self.spent.get(q, 0.0), 1) for q in self.question_ids},
-            "seconds_allowed": self.seconds_allowed,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": finished.isoformat(),
-        }
+        student = self.student_id or _user()
+        answers = {}
+        for q in self.question_ids:
+            a = jsonable(self.answers.get(q))
+            if isinstance(a, dict):
+                a = {k: v for k, v in a.items() if v is not None}
+            if not is_empty(a):
+                answers[q] = a
         path: Path | None = None
         error = None
         try:
+            attempt = Attempt(format=1, pack_id=pack.id, pack_version=pack.version,
+                              pack_hash=pack_hash(self.entry.pack), student=student, seed=self.seed,
+                              questions=list(self.question_ids), answers=answers,
+                              flags=[q for q in self.question_ids if q in self.flags],
+                              seconds={q: round(self.spent.get(q, 0.0), 1) for q in self.question_ids},
+                              started_at=self.started_at or finished, ended_at=finished)
             folder = attempts_dir()
-            stamp = finished.strftime("%Y%m%dT%H%M%SZ")
-            path = folder / f"{pack.id}-{stamp}.json"
+            base = default_attempt_path(student, pack.id).name.removesuffix(".attempt.yaml")
+            path = folder / f"{base}.attempt.yaml"
             n = 1
             while path.exists():
                 n += 1
-                path = folder / f"{pack.id}-{stamp}-{n}.json"
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            tmp.replace(path)
+                path = folder / f"{base}-{n}.attempt.yaml"
+            write_attempt(attempt, path)
         except Exception as e:
             error = f"Could not write the attempt file: {e}"
             path = None
@@ -855,6 +865,16 @@ class ExamScreen(Screen):
             except Exception as e:
                 self.notify(f"Could not save the exam: {e}", severity="error")
         self._show_result(summary)
+
+
+def _user() -> str:
+    """The student id an attempt gets when none was given: the login name."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "student"
+    except Exception:
+        return "student"
 
 
 def answer_label(question: Any, answer: Any) -> str:

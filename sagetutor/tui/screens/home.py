@@ -30,7 +30,7 @@ def filter_questions(pack: PackEntry, *, domain: str | None = None, topic: str |
                      scope: str = "all", only: set[str] | None = None) -> list[str]:
     """The question ids of ``pack`` that pass the filters (``scope``: all, exam, beyond)."""
     out = []
-    for q in pack.pack.items() if pack.pack is not None else []:
+    for q in pack.questions:
         if domain and q.domain != domain:
             continue
         if topic and topic not in q.topics:
@@ -91,7 +91,7 @@ class HomeScreen(Screen):
     def _pack_option(index: int, p: PackEntry) -> Option:
         if p.ok:
             t = Text(p.title, style="bold")
-            t.append(f"\n  {p.origin} · {len(p.question_ids)} questions · {p.pack.pack.exam}", style="dim")
+            t.append(f"\n  {p.origin} · {len(p.question_ids)} questions · {p.exam}", style="dim")
             return Option(t, id=f"pack-{index}")
         t = Text(p.path.name, style="bold red")
         problem = p.problems[0] if p.problems else "does not load"
@@ -119,8 +119,9 @@ class HomeScreen(Screen):
     def refresh_pack(self) -> None:
         """Fill the filters and the progress for the highlighted pack."""
         pack = self.pack
-        domains = sorted({q.domain for q in pack.pack.items() if q.domain}) if pack else []
-        topics = sorted({t for q in pack.pack.items() for t in q.topics}) if pack else []
+        questions = pack.questions if pack else []
+        domains = sorted({q.domain for q in questions if q.domain})
+        topics = sorted({t for q in questions for t in q.topics})
         dsel = self.query_one("#domain", Select)
         tsel = self.query_one("#topic", Select)
         keep_d, keep_t = dsel.value, tsel.value

@@ -2,14 +2,17 @@
 
 As soon as a question is shown a background worker warms its outcomes
 (``QuizRuntime.simulate_all``: every runnable plan, cached in memory and on disk), so
-submitting is usually instant. Submitting runs ``QuizRuntime.answer`` in a worker thread too;
-the screen shows a loading indicator meanwhile and never blocks. Every runtime call holds
+submitting is usually instant. Submitting runs ``QuizRuntime.answer`` in a worker thread too,
+which also builds the outcome view's renderables (``prepare_outcome``), so the UI thread only
+mounts them; the screen never blocks, and shows a loading indicator when the answer takes
+longer than ``LOADING_DELAY`` (a warmed answer does not flash one). Every runtime call holds
 ``app.runtime_lock``. Each answer is recorded in the progress store (when there is one) and
 reviews the question's topics for spaced repetition.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -23,10 +26,11 @@ from textual.widgets import Footer, Header, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
 from sagetutor.tui.catalog import PackEntry
-from sagetutor.tui.widgets.outcome import OutcomeView
+from sagetutor.tui.widgets.outcome import OutcomeView, prepare_outcome
 from sagetutor.tui.widgets.question import QuestionView
 
 SLOW_SECONDS = 120  # an answer slower than this reviews its topics as "hard"
+LOADING_DELAY = 0.25  # seconds: the loading indicator shows only when an answer takes longer
 
 
 class PracticeScreen(Screen):
@@ -58,6 +62,7 @@ class PracticeScreen(Screen):
         self.shown_at = 0.0
         self.resolved: Any = None
         self.busy = False
+        self._loading_timer: Any = None
 
     @property
     def seed(self) -> int:
@@ -98,7 +103,9 @@ class PracticeScreen(Screen):
         self.resolved = self.pack.runtime().resolve(qid, self.seed)
         box = self.query_one("#question-box", Vertical)
         box.remove_children()
-        self.query_one("#outcome-box", Vertical).remove_children()
+        outcome_box = self.query_one("#outcome-box", Vertical)
+        outcome_box.remove_children()
+        outcome_box.styles.min_height = None
         view = QuestionView(self.resolved, answer=self.answers.get(qid))
         box.mount(view)
         self.call_after_refresh(view.focus_answer)
@@ -136,6 +143,11 @@ class PracticeScreen(Screen):
                 self.pack.runtime().simulate_all(qid, seed)
             except Exception:  # the answer worker reports errors; warming is only a head start
                 return
+        # Collect the garbage of the simulations and of the screens left behind now, while the
+        # learner reads, rather than in a full collection that would otherwise fall at random,
+        # quite possibly between submitting and the outcome.
+        if not worker.is_cancelled:
+            gc.collect()
 
     # -- answering -------------------------------------------------------------------------------
     def action_submit(self) -> None:
@@ -149,51 +161,86 @@ class PracticeScreen(Screen):
             return
         self.busy = True
         self.answers[self.question_id] = answer
-        self.query_one("#outcome-box", Vertical).remove_children()
+        box = self.query_one("#outcome-box", Vertical)
+        if box.children:
+            box.remove_children()
+        # Make room for the outcome and scroll there now, while the answer runs: when it comes the
+        # screen is laid out and painted once, already at the outcome.
+        body = self.query_one("#practice-body")
+        box.styles.min_height = max(1, body.scrollable_content_region.height)
+        self.call_after_refresh(self._scroll_to_outcome)
+        self._loading_timer = self.set_timer(LOADING_DELAY, self._show_loading)
+        question = self.resolved.question if self.resolved else None
+        self.run_answer(self.question_id, answer, self.seed, time.monotonic() - self.shown_at,
+                        self.question_id in self.flagged, question)
+
+    def _show_loading(self) -> None:
+        """The answer is taking a while (nothing was warmed yet): say so."""
+        if not self.busy:
+            return
         self.query_one("#loading").display = True
         working = self.query_one("#working", Static)
         working.update(Text("Running your choice and the best one on the simulator…", style="italic"))
         working.display = True
-        self.run_answer(self.question_id, answer, self.seed, time.monotonic() - self.shown_at,
-                        self.question_id in self.flagged)
+
+    def _hide_loading(self) -> None:
+        if self._loading_timer is not None:
+            self._loading_timer.stop()
+            self._loading_timer = None
+        for wid in ("#loading", "#working"):
+            widget = self.query_one(wid)
+            if widget.display:
+                widget.display = False
 
     @work(thread=True, exclusive=True, group="answer")
-    def run_answer(self, qid: str, answer: Any, seed: int, seconds: float, flagged: bool) -> None:
+    def run_answer(self, qid: str, answer: Any, seed: int, seconds: float, flagged: bool,
+                   question: Any = None) -> None:
         try:
             with self.runtime_lock:
                 result = self.pack.runtime().answer(qid, answer, seed=seed)
         except Exception as e:
             self.app.call_from_thread(self._answer_failed, qid, f"{type(e).__name__}: {e}")
             return
-        self.app.call_from_thread(self._answered, qid, result, seconds, flagged)
+        try:  # the view's renderables, built here so the UI thread only mounts them
+            prepared = prepare_outcome(result, question=question)
+        except Exception:  # the view builds them itself (and reports a problem there)
+            prepared = None
+        self.app.call_from_thread(self._answered, qid, result, seconds, flagged, prepared)
 
     def _answer_failed(self, qid: str, message: str) -> None:
         self.busy = False
-        self.query_one("#loading").display = False
-        self.query_one("#working").display = False
+        self._hide_loading()
+        self.query_one("#outcome-box").styles.min_height = None
         self.notify(message, title="Could not run this answer", severity="error", timeout=15)
 
-    async def _answered(self, qid: str, result: dict, seconds: float, flagged: bool) -> None:
+    async def _answered(self, qid: str, result: dict, seconds: float, flagged: bool, prepared: Any = None) -> None:
         self.busy = False
         self.results[qid] = result
         self._record(qid, result, seconds, flagged)
         if qid == self.question_id:
             self._status()
-            await self._show_outcome(result)
+            await self._show_outcome(result, prepared)
+        else:
+            self._hide_loading()
 
-    async def _show_outcome(self, result: dict) -> None:
-        self.query_one("#loading").display = False
-        self.query_one("#working").display = False
-        box = self.query_one("#outcome-box", Vertical)
-        await box.remove_children()
-        view = OutcomeView(result, question=self.resolved.question if self.resolved else None)
-        await box.mount(view)
+    async def _show_outcome(self, result: dict, prepared: Any = None) -> None:
+        # One batch: the screen is laid out and painted once, with the whole view, not once per
+        # part as its widgets mount.
+        with self.app.batch_update():
+            self._hide_loading()
+            box = self.query_one("#outcome-box", Vertical)
+            if box.children:
+                await box.remove_children()
+            view = OutcomeView(result, question=self.resolved.question if self.resolved else None,
+                               prepared=prepared)
+            await box.mount(view)
         self.call_after_refresh(self._scroll_to_outcome)
 
     def _scroll_to_outcome(self) -> None:
-        views = self.query(OutcomeView)
-        if views:
-            self.query_one("#practice-body").scroll_to_widget(views.first(), top=True, animate=False)
+        box = self.query_one("#outcome-box")
+        body = self.query_one("#practice-body")
+        if box.children or box.styles.min_height is not None:
+            body.scroll_to_widget(box, top=True, animate=False)
 
     def _record(self, qid: str, result: dict, seconds: float, flagged: bool) -> None:
         store = getattr(self.app, "store", None)

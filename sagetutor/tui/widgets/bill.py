@@ -1,7 +1,8 @@
 """An itemized bill (an outcome's ``bill``: ``lines``, ``total``, ``by_category``) as a table.
 
 ``BillTable(bill, *, title=None)`` renders every line (resource, usage, quantity and unit, unit
-price, amount, pricing model) and the exact total as the engine's bill has it. It is a static
+price, amount, pricing model) and the exact total as the engine's bill has it, under ``title``
+when one is given. It is a static
 renderable, so it sizes to its content and scrolls with the screen around it.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from sagetutor.tui.widgets.render import Rendered
 
 
 def money(value: Any) -> str:
@@ -44,8 +47,8 @@ class BillTable(Static):
     def __init__(self, bill: dict | None, *, title: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         self.bill = bill or {}
-        super().__init__(self._table(), id=id, classes=("bill-table " + (classes or "")).strip())
         self._title = title
+        super().__init__(Rendered(self._table()), id=id, classes=("bill-table " + (classes or "")).strip())
 
     @property
     def total(self) -> str:
@@ -54,7 +57,7 @@ class BillTable(Static):
     def _table(self) -> Table:
         lines = self.bill.get("lines", [])
         table = Table(expand=True, show_edge=False, pad_edge=False, box=None, header_style="bold",
-                      show_footer=True, title_justify="left")
+                      show_footer=True, title=self._title, title_justify="left", title_style="bold")
         table.add_column("resource", footer="Total", ratio=3, overflow="fold")
         table.add_column("usage", ratio=3, overflow="fold")
         table.add_column("quantity", justify="right", ratio=2, overflow="fold")

@@ -1,6 +1,7 @@
 """An outcome's event timeline in virtual time: ``HH:MM:SS``, the resource and what happened.
 
-``TimelineView(events, *, limit=None)`` takes the outcome's ``timeline`` list. Spot, fault and
+``TimelineView(events, *, limit=None, title=None)`` takes the outcome's ``timeline`` list (and
+an optional heading drawn above it). Spot, fault and
 checkpoint events stand out, since they are usually what the question is about. Events past
 ``limit`` are summarised in one line so a long traffic run does not bury the rest.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from sagetutor.tui.widgets.render import Rendered
 
 KIND_STYLES = {"spot": "bold yellow", "fault": "bold red", "checkpoint": "cyan", "scaling": "magenta",
                "billing": "dim", "traffic": "blue"}
@@ -23,14 +26,16 @@ def short_resource(resource: str) -> str:
 class TimelineView(Static):
     """The events of one run, oldest first."""
 
-    def __init__(self, events: list[dict] | None, *, limit: int | None = 40, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, events: list[dict] | None, *, limit: int | None = 40, title: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         self.events = list(events or [])
         self.limit = limit
-        super().__init__(self._table(), id=id, classes=("timeline " + (classes or "")).strip())
+        self.title = title
+        super().__init__(Rendered(self._table()), id=id, classes=("timeline " + (classes or "")).strip())
 
     def _table(self) -> Table:
-        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, show_header=False)
+        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, show_header=False,
+                      title=self.title, title_justify="left", title_style="bold")
         table.add_column("time", no_wrap=True, style="bold", width=8)
         table.add_column("resource", overflow="ellipsis", no_wrap=True, style="dim", max_width=14)
         table.add_column("message", ratio=4, overflow="fold")
