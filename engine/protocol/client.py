@@ -85,12 +85,19 @@ def _metadata(request_id: str, status: int, headers: dict[str, str] | None = Non
     return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": hdrs, "RetryAttempts": 0}
 
 
-def _freeze_user_agent(client: Any) -> None:
-    """botocore rebuilds the User-Agent header for every request; nothing here reads it, so build it once."""
+def _skip_network_setup(client: Any) -> None:
+    """Drop per-request work whose result only a network send would read.
+
+    botocore rebuilds the User-Agent header and evaluates the endpoint rule set for every request
+    (together about half its own per-call cost); the answer here comes before anything is sent, so
+    the header is built once and the endpoint is the client's own ``endpoint_url``.
+    """
     creator = getattr(client, "_user_agent_creator", None)
     if creator is not None and hasattr(creator, "to_string"):
         text = creator.to_string()
         creator.to_string = lambda: text
+    if hasattr(client, "_ruleset_resolver"):
+        client._ruleset_resolver = None
 
 
 def make_client(service: str, backend: Any, *, principal: str, request_ids: RequestIds,
@@ -113,7 +120,7 @@ def make_client(service: str, backend: Any, *, principal: str, request_ids: Requ
         config=Config(retries={"max_attempts": 0, "mode": "standard"}),
     )
     service_id = client.meta.service_model.service_id.hyphenize()
-    _freeze_user_agent(client)
+    _skip_network_setup(client)
 
     def keep_params(params, context, **_):
         context["sagetutor_params"] = params
