@@ -84,7 +84,8 @@ def _quotas(weights: Mapping[str, float], n: int) -> dict[str, int]:
     return quota
 
 
-def _draw(pack: Any, rng: random.Random) -> tuple[list[str], float]:
+def draw_questions(pack: Any, rng: random.Random) -> tuple[list[str], float]:
+    """Question ids in presented order and the seconds allowed, drawn with ``rng`` (the TUI's exam too)."""
     units = _units(pack)
     bp = pack.pack.blueprint
     available = sum(len(u.ids) for u in units)
@@ -142,7 +143,7 @@ def student_exam(pack: Any, student: str, seed: int, *, digest: str | None = Non
     computes it once: it costs about 20 ms on a 65-question pack).
     """
     digest = digest or pack_hash(pack)
-    ids, seconds = _draw(pack, _rng(digest, student, seed, "draw"))
+    ids, seconds = draw_questions(pack, _rng(digest, student, seed, "draw"))
     cases = {c.id: q for q in pack.questions if q.type == "case_study" for c in q.questions}
     vseed = variant_seed(digest, student, seed)
     orders: dict[str, tuple[str, ...]] = {}

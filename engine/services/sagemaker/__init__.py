@@ -14,6 +14,7 @@ class SageMaker:
         from engine.services.sagemaker.monitor import Monitoring
         from engine.services.sagemaker.notebooks import Notebooks
         from engine.services.sagemaker.studio import Studio
+        from engine.services.sagemaker.tagging import Tagging
         from engine.services.sagemaker.training import Training
         from engine.services.sagemaker.transform import Transform
         from engine.services.sagemaker.tuning import Tuning
@@ -30,6 +31,8 @@ class SageMaker:
         self.hosting.invocation_hooks.append(self.monitoring.capture.on_invocation)  # data capture
         self.parts: list[Any] = [self.training, self.hosting, self.transform, self.monitoring, self.tuning,
                                  self.labeling, self.notebooks, self.studio]
+        self.tagging = Tagging(world, self.parts)  # AddTags, ListTags, DeleteTags; sees parts added later
+        self.parts.append(self.tagging)
 
     def add_part(self, part: Any) -> None:
         self.parts.append(part)
@@ -40,5 +43,16 @@ class SageMaker:
         for part in self.__dict__.get("parts", []):
             method = getattr(part, name, None)
             if method is not None and callable(method) and not name.startswith("_"):
-                return method
+                return self._recording_tags(method) if name.startswith("create_") else method
         raise AttributeError(name)
+
+    def _recording_tags(self, method):
+        tagging = self.__dict__["tagging"]
+
+        def create(req: dict, call=None, *args, **kwargs):
+            result = method(req, call, *args, **kwargs)
+            if isinstance(req, dict) and isinstance(result, dict):
+                tagging.record_created(req, result)
+            return result
+
+        return create

@@ -105,3 +105,22 @@ def record_volume(world, resource: str, kind: str, key_ref: str | None) -> None:
                                                     customer_managed=key is not None and key.manager == "CUSTOMER"))
     else:
         world.security.record_encryption(Encryption(f"{resource}/volume", kind, "KMS", None, customer_managed=False))
+
+
+def record_reach(world, resource: str, place: network.Placement | None, *, public: str | None,
+                 services: tuple[str, ...] = ("internet", "s3", "sagemaker.api")) -> None:
+    """Where an interactive resource (a notebook, a Studio domain's apps) can reach, as security facts.
+
+    ``public`` is the reason the resource has SageMaker's internet access (DirectInternetAccess Enabled,
+    PublicInternetOnly), else None: then every service takes the placement's route.
+    """
+    from engine.security import PUBLIC_INTERNET
+
+    ec2 = world.services["ec2"]
+    for service in services:
+        if public is not None and (service == "internet" or place is None):
+            route = network.Route(PUBLIC_INTERNET, None, public, {})
+        else:
+            route = network.route(ec2, place, service)
+        world.security.record_transfer(Transfer(world.clock.seconds, resource, service, "reachability",
+                                                route.path, route.via, 0, route.reason))

@@ -351,26 +351,16 @@ class Notebooks:
 
     def _secure_launch(self, nb: NotebookInstance) -> str | None:
         """The volume key must be usable by the notebook's role; record where its traffic can go."""
-        from engine import network
-        from engine.security import PUBLIC_INTERNET, Transfer
-
         key = nb.request.get("KmsKeyId")
         if key:
             use = access.use_key(self.world, nb.request["RoleArn"], key, "kms:CreateGrant", nb.arn)
             if not use.allowed:
                 return f"Could not use the KMS key {key} for the notebook's ML storage volume: {use.code}: {use.message}"
         access.record_volume(self.world, nb.arn, "notebook-volume", key)
-        ec2 = self.world.services["ec2"]
         place = access.placement_or_none(self.world, self._vpc_config(nb.request))
         direct = nb.request.get("DirectInternetAccess", "Enabled") == "Enabled"
-        for service in ("internet", "s3", "sagemaker.api"):
-            if direct and (service == "internet" or place is None):
-                route = network.Route(PUBLIC_INTERNET, None, "DirectInternetAccess Enabled: SageMaker's network "
-                                                             "gives the notebook internet access", {})
-            else:
-                route = network.route(ec2, place, service)
-            self.world.security.record_transfer(Transfer(self.clock.seconds, nb.arn, service, "reachability",
-                                                         route.path, route.via, 0, route.reason))
+        access.record_reach(self.world, nb.arn, place, public="DirectInternetAccess Enabled: SageMaker's network "
+                                                              "gives the notebook internet access" if direct else None)
         return None
 
     def _run_script(self, nb: NotebookInstance, lcc: LifecycleConfig, hook: str, content: str):

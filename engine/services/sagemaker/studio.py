@@ -152,28 +152,22 @@ class Studio:
         """Where the domain's apps can reach: PublicInternetOnly goes out through SageMaker's network;
         VpcOnly takes the subnets' routes (a NAT gateway, VPC endpoints, or nothing)."""
         from engine import network
-        from engine.security import PUBLIC_INTERNET, Transfer
+        from engine.services.sagemaker import access
 
         ec2 = self.world.services["ec2"]
-        place = None
-        if d.request.get("AppNetworkAccessType") == "VpcOnly":
-            subnets = [s for s in d.request.get("SubnetIds", []) if s in ec2.subnets]
-            groups = d.request.get("DefaultUserSettings", {}).get("SecurityGroups") or (
-                [ec2.default_security_group(ec2.subnet_vpc(subnets[0]))] if subnets else [])
-            try:
-                place = network.place(ec2, subnets, groups) if subnets else None
-            except network.PlacementError:
-                place = None
-            if place is None:
-                return
-        for service in ("internet", "s3", "sagemaker.api"):
-            if place is None:
-                route = network.Route(PUBLIC_INTERNET, None, "AppNetworkAccessType PublicInternetOnly: SageMaker's "
-                                                             "network gives the apps internet access", {})
-            else:
-                route = network.route(ec2, place, service)
-            self.world.security.record_transfer(Transfer(self.clock.seconds, d.arn, service, "reachability",
-                                                         route.path, route.via, 0, route.reason))
+        if d.request.get("AppNetworkAccessType") != "VpcOnly":
+            access.record_reach(self.world, d.arn, None, public="AppNetworkAccessType PublicInternetOnly: "
+                                                                "SageMaker's network gives the apps internet access")
+            return
+        subnets = [s for s in d.request.get("SubnetIds", []) if s in ec2.subnets]
+        groups = d.request.get("DefaultUserSettings", {}).get("SecurityGroups") or (
+            [ec2.default_security_group(ec2.subnet_vpc(subnets[0]))] if subnets else [])
+        try:
+            place = network.place(ec2, subnets, groups) if subnets else None
+        except network.PlacementError:
+            place = None
+        if place is not None:
+            access.record_reach(self.world, d.arn, place, public=None)
 
     def describe_domain(self, req: dict, call) -> dict:
         d = self._domain(req["DomainId"])

@@ -12,6 +12,7 @@ on-demand rate (never discounted twice).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,10 +264,10 @@ class Training:
             "TrainingJobStatus": job.status,
             "SecondaryStatus": job.secondary,
             "HyperParameters": dict(r.get("HyperParameters", {})),
-            "AlgorithmSpecification": {"TrainingInputMode": "File", **r["AlgorithmSpecification"]},
+            "AlgorithmSpecification": self._algorithm_specification(r["AlgorithmSpecification"]),
             "RoleArn": r["RoleArn"],
             "InputDataConfig": r.get("InputDataConfig", []),
-            "OutputDataConfig": r["OutputDataConfig"],
+            "OutputDataConfig": {"KmsKeyId": "", **r["OutputDataConfig"]},  # AWS sends "" when none was given
             "ResourceConfig": {"VolumeSizeInGB": 30, **r["ResourceConfig"]},
             "StoppingCondition": {"MaxRuntimeInSeconds": 86400, **r["StoppingCondition"]},
             "CreationTime": at(job.created),
@@ -299,6 +300,17 @@ class Training:
             ts = at(job.metric_time if job.metric_time is not None else self.clock.seconds)
             out["FinalMetricDataList"] = [{"MetricName": k, "Value": float(v), "Timestamp": ts}
                                           for k, v in job.final_metrics.items()]
+        return out
+
+    def _algorithm_specification(self, spec: dict) -> dict:
+        """As DescribeTrainingJob answers it: a built-in's own metric definitions when the request named none."""
+        out = {"TrainingInputMode": "File", **spec}
+        if "MetricDefinitions" not in out and out.get("TrainingImage"):
+            image = images.resolve(out["TrainingImage"], self.world.account)
+            if image is not None and image.kind == "builtin":
+                out["MetricDefinitions"] = [
+                    {"Name": m.name, "Regex": rf"#quality_metric: host=\S+, {re.escape(m.name)} <score>=(\S+)"}
+                    for m in BUILTINS[image.algorithm].metrics]
         return out
 
     def list_training_jobs(self, req: dict, call) -> dict:

@@ -47,8 +47,6 @@ from sagetutor.tui.catalog import PackEntry
 
 #: Seconds between saves of the remaining time while the clock runs.
 SAVE_EVERY = 5.0
-#: Minutes per question when a pack has no blueprint (SAA-C03: 130 / 65).
-MINUTES_PER_QUESTION = 2.0
 #: An answer that took longer than this many times the exam's time per question is "slow".
 SLOW_FACTOR = 1.5
 #: The clock turns to a warning below this many seconds.
@@ -66,73 +64,14 @@ class ExamPlan:
     seconds: int
 
 
-@dataclass
-class _Unit:
-    ids: list[str]
-    domain: str | None
-    scored: bool
-
-
-def _units(pack: Any) -> list[_Unit]:
-    out = []
-    for q in pack.questions:
-        children = list(getattr(q, "questions", None) or []) if q.type == "case_study" else [q]
-        if not children:
-            continue
-        out.append(_Unit([c.id for c in children], children[0].domain, all(c.scored for c in children)))
-    return out
-
-
-def _quotas(weights: Mapping[str, float], n: int) -> dict[str, int]:
-    """``n`` split by weight, largest remainder first (ties in the blueprint's order)."""
-    total = sum(weights.values())
-    if n <= 0 or total <= 0:
-        return {k: 0 for k in weights}
-    exact = {k: n * w / total for k, w in weights.items()}
-    quota = {k: math.floor(v) for k, v in exact.items()}
-    left = n - sum(quota.values())
-    for k in sorted(exact, key=lambda k: -(exact[k] - quota[k]))[:left]:
-        quota[k] += 1
-    return quota
-
-
 def plan_exam(pack: Any, seed: int) -> ExamPlan:
-    """The exam ``seed`` draws from ``pack`` (see the module docstring)."""
-    units = _units(pack)
-    bp = pack.pack.blueprint
-    available = sum(len(u.ids) for u in units)
-    want = bp.questions if bp is not None and bp.questions else available
-    minutes = bp.minutes if bp is not None and bp.minutes else MINUTES_PER_QUESTION * want
-    rng = random.Random(f"{pack.pack.id}:{seed}")
-    if available <= want:
-        chosen = list(units)
-    else:
-        chosen = []
-        taken = 0
+    """The exam ``seed`` draws from ``pack``: the classroom draw (``sagetutor.grading.draw``: per domain by
+    the blueprint's weights, unscored items as it says, case studies together, time scaled for a smaller
+    pack) with an RNG seeded by the pack id and the seed."""
+    from sagetutor.grading.draw import draw_questions
 
-        def take(pool: list[_Unit], limit: int) -> None:
-            nonlocal taken
-            for u in pool:
-                if u not in chosen and taken + len(u.ids) <= limit:
-                    chosen.append(u)
-                    taken += len(u.ids)
-
-        pilots = [u for u in units if not u.scored]
-        rng.shuffle(pilots)
-        take(pilots, min(bp.unscored if bp is not None else 0, want))
-        scored = [u for u in units if u.scored]
-        rng.shuffle(scored)
-        weights = dict(bp.domains) if bp is not None else {}
-        for domain, quota in _quotas(weights, want - taken).items():
-            take([u for u in scored if u.domain == domain], taken + quota)
-        rest = [u for u in units if u not in chosen]
-        rng.shuffle(rest)
-        take([u for u in rest if u.scored], want)
-        take(rest, want)
-    rng.shuffle(chosen)
-    ids = [i for u in chosen for i in u.ids]
-    seconds = int(round(minutes * 60 * min(1.0, len(ids) / want))) if want else 0
-    return ExamPlan(ids, max(seconds, 60 if ids else 0))
+    ids, seconds = draw_questions(pack, random.Random(f"{pack.pack.id}:{seed}"))
+    return ExamPlan(ids, max(int(round(seconds)), 60 if ids else 0))
 
 
 def is_student_pack(pack: Any) -> bool:
