@@ -119,6 +119,9 @@ def test_child_jobs_are_real_training_jobs_with_static_and_tuned_hyperparameters
     listed = {j["TrainingJobName"] for j in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}
     assert {k["TrainingJobName"] for k in children(sm, "kids")} <= listed
     assert d["HyperParameterTuningEndTime"] == max(k["TrainingEndTime"] for k in children(sm, "kids"))
+    # As AWS answers (the SageMaker Python SDK's HyperparameterTuner.attach removes it): the reserved one too.
+    assert d["TrainingJobDefinition"]["StaticHyperParameters"] == {**XGB_STATIC,
+                                                                   "_tuning_objective_metric": "validation:logloss"}
     assert d["ConsumedResources"]["RuntimeInSeconds"] == int(
         (d["HyperParameterTuningEndTime"] - d["CreationTime"]).total_seconds())
 

@@ -465,6 +465,11 @@ class Tuning:
             out["TrainingJobDefinitions"] = copy.deepcopy(tj.request["TrainingJobDefinitions"])
         else:
             out["TrainingJobDefinition"] = copy.deepcopy(tj.definition)
+            metric = tj.config.get("HyperParameterTuningJobObjective", {}).get("MetricName")
+            if metric:  # AWS answers with the reserved hyperparameter it adds to every training job's
+                out["TrainingJobDefinition"]["StaticHyperParameters"] = {
+                    **(out["TrainingJobDefinition"].get("StaticHyperParameters") or {}),
+                    "_tuning_objective_metric": metric}
         if tj.end is not None:
             out["HyperParameterTuningEndTime"] = at(tj.end)
         best = self._best(tj)
