@@ -28,6 +28,7 @@ from engine.errors import ServiceError, not_found, resource_in_use, validation
 from engine.pricing import hourly_price, unit_price
 from engine.services.s3 import parse_uri
 from engine.services.sagemaker import active_learning as al
+from engine.services.sagemaker import listing
 from engine.services.sagemaker import workforce as wf
 
 LOG_GROUP = "/aws/sagemaker/LabelingJobs"
@@ -482,25 +483,11 @@ class Labeling:
         return out
 
     def list_labeling_jobs(self, req: dict, call) -> dict:
-        jobs = list(self._jobs.values())
-        if "NameContains" in req:
-            jobs = [j for j in jobs if req["NameContains"].lower() in j.name.lower()]
-        if "StatusEquals" in req:
-            jobs = [j for j in jobs if j.status == req["StatusEquals"]]
         at = self._clock.at
-        for key, test in (("CreationTimeAfter", lambda j, t: at(j.created) > t),
-                          ("CreationTimeBefore", lambda j, t: at(j.created) < t),
-                          ("LastModifiedTimeAfter", lambda j, t: at(j.last_modified) > t),
-                          ("LastModifiedTimeBefore", lambda j, t: at(j.last_modified) < t)):
-            if key in req:
-                jobs = [j for j in jobs if test(j, req[key])]
-        keyf = {"Name": lambda j: j.name, "CreationTime": lambda j: (j.created, j.name),
-                "Status": lambda j: (j.status, j.name)}[req.get("SortBy", "CreationTime")]
-        jobs.sort(key=keyf, reverse=req.get("SortOrder", "Ascending") == "Descending")
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 10)
+        jobs = listing.select(list(self._jobs.values()), req, self._clock, default_order="Ascending")
+        page, more = listing.page(jobs, req)
         summaries = []
-        for j in jobs[start:start + limit]:
+        for j in page:
             htc = j.htc
             s: dict[str, Any] = {"LabelingJobName": j.name, "LabelingJobArn": j.arn, "CreationTime": at(j.created),
                                  "LastModifiedTime": at(j.last_modified), "LabelingJobStatus": j.status,
@@ -516,10 +503,7 @@ class Labeling:
             if j.output_uri:
                 s["LabelingJobOutput"] = {"OutputDatasetS3Uri": j.output_uri}
             summaries.append(s)
-        out: dict[str, Any] = {"LabelingJobSummaryList": summaries}
-        if start + limit < len(jobs):
-            out["NextToken"] = str(start + limit)
-        return out
+        return {"LabelingJobSummaryList": summaries, **more}
 
     def list_labeling_jobs_for_workteam(self, req: dict, call) -> dict:
         arn = req["WorkteamArn"]
@@ -532,20 +516,16 @@ class Labeling:
         if "CreationTimeBefore" in req:
             jobs = [j for j in jobs if at(j.created) < req["CreationTimeBefore"]]
         jobs.sort(key=lambda j: (j.created, j.name), reverse=req.get("SortOrder", "Ascending") == "Descending")
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 10)
+        page, more = listing.page(jobs, req)
         summaries = []
-        for j in jobs[start:start + limit]:
+        for j in page:
             c = j.counters()
             summaries.append({"LabelingJobName": j.name, "JobReferenceCode": j.reference_code,
                               "WorkRequesterAccountId": self.world.account, "CreationTime": at(j.created),
                               "LabelCounters": {"HumanLabeled": c["HumanLabeled"], "PendingHuman": c["Unlabeled"],
                                                 "Total": len(j.records)},
                               "NumberOfHumanWorkersPerDataObject": j.htc["NumberOfHumanWorkersPerDataObject"]})
-        out: dict[str, Any] = {"LabelingJobSummaryList": summaries}
-        if start + limit < len(jobs):
-            out["NextToken"] = str(start + limit)
-        return out
+        return {"LabelingJobSummaryList": summaries, **more}
 
     def stop_labeling_job(self, req: dict, call) -> dict:
         job = self._job(req["LabelingJobName"])

@@ -35,7 +35,7 @@ from engine.bill import line, per_second
 from engine.errors import ServiceError, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import monitor_stats
+from engine.services.sagemaker import listing, monitor_stats
 from engine.services.sagemaker.capture import Capture, Record, decode, iso
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -221,20 +221,6 @@ class Monitoring:
         except KeyError:
             raise validation(f"Instance type {instance_type} is not supported for processing jobs.") from None
 
-    def _page(self, items: list, req: dict, default: int = 10) -> tuple[list, dict]:
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", default)
-        extra = {"NextToken": str(start + limit)} if start + limit < len(items) else {}
-        return items[start:start + limit], extra
-
-    def _time_filters(self, items: list, req: dict, fields: dict) -> list:
-        at = self.clock.at
-        for key, (attr, after) in fields.items():
-            if key in req:
-                t = req[key]
-                items = [i for i in items if (at(getattr(i, attr)) > t if after else at(getattr(i, attr)) < t)]
-        return items
-
     # ================================================================ processing jobs
     def _log(self, job: ProcessingJob, message: str) -> None:
         stream = f"{job.name}/algo-1-{int(self.clock.at(job.created).timestamp())}"
@@ -326,19 +312,8 @@ class Monitoring:
         return out
 
     def list_processing_jobs(self, req: dict, call) -> dict:
-        jobs = list(self.jobs.values())
-        if "NameContains" in req:
-            jobs = [j for j in jobs if req["NameContains"].lower() in j.name.lower()]
-        if "StatusEquals" in req:
-            jobs = [j for j in jobs if j.status == req["StatusEquals"]]
-        jobs = self._time_filters(jobs, req, {"CreationTimeAfter": ("created", True),
-                                              "CreationTimeBefore": ("created", False),
-                                              "LastModifiedTimeAfter": ("last_modified", True),
-                                              "LastModifiedTimeBefore": ("last_modified", False)})
-        keyf = {"Name": lambda j: j.name, "CreationTime": lambda j: (j.created, j.name),
-                "Status": lambda j: (j.status, j.name)}[req.get("SortBy", "CreationTime")]
-        jobs.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        page, extra = self._page(jobs, req)
+        jobs = listing.select(list(self.jobs.values()), req, self.clock)
+        page, extra = listing.page(jobs, req)
         summaries = []
         for j in page:
             s = {"ProcessingJobName": j.name, "ProcessingJobArn": j.arn, "CreationTime": self.clock.at(j.created),
@@ -610,11 +585,11 @@ class Monitoring:
             ds = [d for d in ds if d.definition.endpoint_input["EndpointName"] == req["EndpointName"]]
         if "NameContains" in req:
             ds = [d for d in ds if req["NameContains"].lower() in d.name.lower()]
-        ds = self._time_filters(ds, req, {"CreationTimeAfter": ("created", True),
+        ds = listing.time_window(ds, req, self.clock, {"CreationTimeAfter": ("created", True),
                                           "CreationTimeBefore": ("created", False)})
         keyf = (lambda d: d.name) if req.get("SortBy") == "Name" else (lambda d: (d.created, d.name))
         ds.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        page, extra = self._page(ds, req)
+        page, extra = listing.page(ds, req)
         return {"JobDefinitionSummaries": [
             {"MonitoringJobDefinitionName": d.name, "MonitoringJobDefinitionArn": d.arn,
              "CreationTime": self.clock.at(d.created), "EndpointName": d.definition.endpoint_input["EndpointName"]}
@@ -745,14 +720,8 @@ class Monitoring:
                           ("MonitoringTypeEquals", lambda s, v: v == "DataQuality")):
             if key in req:
                 ss = [s for s in ss if test(s, req[key])]
-        ss = self._time_filters(ss, req, {"CreationTimeAfter": ("created", True),
-                                          "CreationTimeBefore": ("created", False),
-                                          "LastModifiedTimeAfter": ("last_modified", True),
-                                          "LastModifiedTimeBefore": ("last_modified", False)})
-        keyf = {"Name": lambda s: s.name, "Status": lambda s: (s.status, s.name),
-                "CreationTime": lambda s: (s.created, s.name)}[req.get("SortBy", "CreationTime")]
-        ss.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        page, extra = self._page(ss, req)
+        ss = listing.ordered(listing.time_window(ss, req, self.clock), req)
+        page, extra = listing.page(ss, req)
         out = []
         for s in page:
             item = {"MonitoringScheduleName": s.name, "MonitoringScheduleArn": s.arn,
@@ -794,7 +763,7 @@ class Monitoring:
                           ("MonitoringTypeEquals", lambda e, v: v == "DataQuality")):
             if key in req:
                 es = [e for e in es if test(e, req[key])]
-        es = self._time_filters(es, req, {"ScheduledTimeAfter": ("scheduled", True),
+        es = listing.time_window(es, req, self.clock, {"ScheduledTimeAfter": ("scheduled", True),
                                           "ScheduledTimeBefore": ("scheduled", False),
                                           "CreationTimeAfter": ("created", True),
                                           "CreationTimeBefore": ("created", False),
@@ -803,7 +772,7 @@ class Monitoring:
         keyf = {"CreationTime": lambda e: (e.created, e.schedule), "ScheduledTime": lambda e: (e.scheduled, e.schedule),
                 "Status": lambda e: (e.status, e.scheduled)}[req.get("SortBy", "ScheduledTime")]
         es.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        page, extra = self._page(es, req)
+        page, extra = listing.page(es, req)
         return {"MonitoringExecutionSummaries": [e.summary(self.clock.at) for e in page], **extra}
 
     # ================================================================ executions

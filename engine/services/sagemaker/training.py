@@ -25,7 +25,7 @@ from engine.bill import line, per_second
 from engine.errors import ServiceError, not_found, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import access, images, inputs
+from engine.services.sagemaker import access, images, inputs, listing
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -314,24 +314,8 @@ class Training:
         return out
 
     def list_training_jobs(self, req: dict, call) -> dict:
-        jobs = list(self.jobs.values())
-        if "NameContains" in req:
-            jobs = [j for j in jobs if req["NameContains"].lower() in j.name.lower()]
-        if "StatusEquals" in req:
-            jobs = [j for j in jobs if j.status == req["StatusEquals"]]
-        for key, test in (("CreationTimeAfter", lambda j, t: self.clock.at(j.created) > t),
-                          ("CreationTimeBefore", lambda j, t: self.clock.at(j.created) < t),
-                          ("LastModifiedTimeAfter", lambda j, t: self.clock.at(j.last_modified) > t),
-                          ("LastModifiedTimeBefore", lambda j, t: self.clock.at(j.last_modified) < t)):
-            if key in req:
-                jobs = [j for j in jobs if test(j, req[key])]
-        sort_by = req.get("SortBy", "CreationTime")
-        keyf = {"Name": lambda j: j.name, "CreationTime": lambda j: (j.created, j.name),
-                "Status": lambda j: (j.status, j.name)}[sort_by]
-        jobs.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 10)
-        page = jobs[start:start + limit]
+        jobs = listing.select(list(self.jobs.values()), req, self.clock)
+        page, more = listing.page(jobs, req)
         summaries = []
         for j in page:
             s = {"TrainingJobName": j.name, "TrainingJobArn": j.arn, "CreationTime": self.clock.at(j.created),
@@ -340,10 +324,7 @@ class Training:
             if j.end is not None:
                 s["TrainingEndTime"] = self.clock.at(j.end)
             summaries.append(s)
-        out: dict[str, Any] = {"TrainingJobSummaries": summaries}
-        if start + limit < len(jobs):
-            out["NextToken"] = str(start + limit)
-        return out
+        return {"TrainingJobSummaries": summaries, **more}
 
     def stop_training_job(self, req: dict, call) -> dict:
         job = self._job(req["TrainingJobName"])

@@ -45,7 +45,7 @@ from engine.algorithms.readers import media_type
 from engine.errors import ServiceError, resource_in_use, validation
 from engine.pricing import hourly_price, instance_spec
 from engine.services.s3 import parse_uri
-from engine.services.sagemaker import access, inputs
+from engine.services.sagemaker import access, inputs, listing
 from engine.services.sagemaker.jsonpath import JsonPath, JsonPathError, parse
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -327,24 +327,10 @@ class Transform:
         return out
 
     def list_transform_jobs(self, req: dict, call) -> dict:
-        jobs = list(self.jobs.values())
-        if "NameContains" in req:
-            jobs = [j for j in jobs if req["NameContains"].lower() in j.name.lower()]
-        if "StatusEquals" in req:
-            jobs = [j for j in jobs if j.status == req["StatusEquals"]]
-        for key, test in (("CreationTimeAfter", lambda j, t: self.clock.at(j.created) > t),
-                          ("CreationTimeBefore", lambda j, t: self.clock.at(j.created) < t),
-                          ("LastModifiedTimeAfter", lambda j, t: self.clock.at(j.last_modified) > t),
-                          ("LastModifiedTimeBefore", lambda j, t: self.clock.at(j.last_modified) < t)):
-            if key in req:
-                jobs = [j for j in jobs if test(j, req[key])]
-        keyf = {"Name": lambda j: j.name, "CreationTime": lambda j: (j.created, j.name),
-                "Status": lambda j: (j.status, j.name)}[req.get("SortBy", "CreationTime")]
-        jobs.sort(key=keyf, reverse=req.get("SortOrder", "Descending") == "Descending")
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 10)
+        jobs = listing.select(list(self.jobs.values()), req, self.clock)
+        page, more = listing.page(jobs, req)
         summaries = []
-        for j in jobs[start:start + limit]:
+        for j in page:
             s = {"TransformJobName": j.name, "TransformJobArn": j.arn, "CreationTime": self.clock.at(j.created),
                  "LastModifiedTime": self.clock.at(j.last_modified), "TransformJobStatus": j.status}
             if j.end is not None:
@@ -352,10 +338,7 @@ class Transform:
             if j.failure:
                 s["FailureReason"] = j.failure
             summaries.append(s)
-        out: dict[str, Any] = {"TransformJobSummaries": summaries}
-        if start + limit < len(jobs):
-            out["NextToken"] = str(start + limit)
-        return out
+        return {"TransformJobSummaries": summaries, **more}
 
     def stop_transform_job(self, req: dict, call) -> dict:
         job = self._job(req["TransformJobName"])

@@ -20,7 +20,7 @@ from typing import Any
 from engine.algorithms import BUILTINS
 from engine.errors import ServiceError, not_found, resource_in_use, resource_limit, validation
 from engine.protocol.client import Call
-from engine.services.sagemaker import images
+from engine.services.sagemaker import images, listing
 from engine.services.sagemaker.search import (
     BayesianSearch,
     Dim,
@@ -487,20 +487,8 @@ class Tuning:
         return out
 
     def list_hyper_parameter_tuning_jobs(self, req: dict, call) -> dict:
-        jobs = list(self.jobs.values())
-        if "NameContains" in req:
-            jobs = [j for j in jobs if req["NameContains"].lower() in j.name.lower()]
-        if "StatusEquals" in req:
-            jobs = [j for j in jobs if j.status == req["StatusEquals"]]
-        for key, test in (("CreationTimeAfter", lambda j, t: self.clock.at(j.created) > t),
-                          ("CreationTimeBefore", lambda j, t: self.clock.at(j.created) < t),
-                          ("LastModifiedTimeAfter", lambda j, t: self.clock.at(j.last_modified) > t),
-                          ("LastModifiedTimeBefore", lambda j, t: self.clock.at(j.last_modified) < t)):
-            if key in req:
-                jobs = [j for j in jobs if test(j, req[key])]
-        keyf = {"Name": lambda j: j.name, "CreationTime": lambda j: (j.created, j.name),
-                "Status": lambda j: (j.status, j.name)}[req.get("SortBy", "Name")]
-        jobs.sort(key=keyf, reverse=req.get("SortOrder", "Ascending") == "Descending")
+        jobs = listing.select(list(self.jobs.values()), req, self.clock, default_by="Name",
+                              default_order="Ascending")
         page, token = self._page(jobs, req)
         summaries = []
         for j in page:
@@ -549,12 +537,8 @@ class Tuning:
     # -- responses ----------------------------------------------------------------------
     @staticmethod
     def _page(items: list, req: dict) -> tuple[list, str | None]:
-        try:
-            start = int(req.get("NextToken") or 0)
-        except ValueError:
-            raise validation("Invalid pagination token.") from None
-        limit = req.get("MaxResults", 10)
-        return items[start:start + limit], (str(start + limit) if start + limit < len(items) else None)
+        page, more = listing.page(items, req)
+        return page, more.get("NextToken")
 
     def _status_counters(self, tj: TuningJob) -> dict[str, int]:
         counts = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
