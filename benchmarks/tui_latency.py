@@ -65,19 +65,8 @@ def launch_seconds(runs: int, env: dict) -> list[float]:
     return out
 
 
-def correct_answer(q):
-    if q.type == "single":
-        return q.correct_ids[0]
-    if q.type == "multi":
-        return list(q.correct_ids)
-    if q.type == "ordering":
-        return list(q.correct_order)
-    if q.type == "matching":
-        return dict(q.answer_key)
-    raise ValueError(q.type)
-
-
 async def submit_times(limit: int | None) -> list[tuple[float, str]]:
+    from sagetutor.quiz.scoring import correct_answer
     from sagetutor.tui.app import SageTutorApp
     from sagetutor.tui.catalog import discover
     from sagetutor.tui.widgets import question as qmod

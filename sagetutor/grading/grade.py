@@ -404,17 +404,6 @@ def _seconds(value: Any) -> float | None:
     return v if math.isfinite(v) and v >= 0 else None
 
 
-def correct_answer(q: Any) -> Any:
-    """The right answer in the attempt's shape: an option id, option ids, item ids in order, prompt -> option."""
-    if q.type == "single":
-        return q.correct_ids[0] if q.correct_ids else None
-    if q.type == "multi":
-        return list(q.correct_ids)
-    if q.type == "ordering":
-        return list(q.correct_order)
-    return dict(q.answer_key)
-
-
 def _shape_problem(item: _Item, answer: Any) -> str | None:
     """Why ``answer`` cannot answer this question (its shape, or ids the question lacks), or None."""
     q = item.question

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagetutor.grading.grade import NO_DOMAIN, ClassGrader, Grade, QuestionGrade, correct_answer, excerpt
-from sagetutor.quiz.scoring import ESTIMATE_LABEL
+from sagetutor.grading.grade import NO_DOMAIN, ClassGrader, Grade, QuestionGrade, excerpt
+from sagetutor.quiz.scoring import ESTIMATE_LABEL, correct_answer
 
 FORMATS = ("csv", "gradescope", "junit", "feedback")
 CSV_NAME = "gradebook.csv"

@@ -41,7 +41,7 @@ from sagetutor.packs import params as P
 from sagetutor.packs.model import CaseStudy, Pack, option_plan
 from sagetutor.quiz import cache as cache_mod
 from sagetutor.quiz import outcome as outcome_mod
-from sagetutor.quiz.scoring import ExamResult, ItemResult, exam_result, score_question
+from sagetutor.quiz.scoring import ExamResult, ItemResult, correct_answer, exam_result, score_question
 
 ORDER = "order:"
 MEMORY_ENTRIES = 256
@@ -295,7 +295,7 @@ class QuizRuntime:
             "pack": self.pack.pack.id, "question": q.id, "type": q.type, "title": q.title, "seed": seed,
             "params": r.values, "engine": cache_mod.engine_version(),
             "answer": self._normal(answer), "score": score, "correct": score == 1.0,
-            "correct_answer": self._correct_answer(q), "scoring": q.scoring,
+            "correct_answer": correct_answer(q), "scoring": q.scoring,
             "requirements": [x.text for x in reqs], "runs": runs,
             "feedback": self._feedback(q, answer), "explanation": q.explanation,
             "topics": list(q.topics), "references": list(q.references), "domain": q.domain,
@@ -338,16 +338,6 @@ class QuizRuntime:
         if q.type in ("single", "multi"):
             return set(q.correct_ids)
         return set()
-
-    @staticmethod
-    def _correct_answer(q: Any) -> Any:
-        if q.type == "single":
-            return q.correct_ids[0] if q.correct_ids else None
-        if q.type == "multi":
-            return list(q.correct_ids)
-        if q.type == "ordering":
-            return list(q.correct_order)
-        return dict(q.answer_key)
 
     @staticmethod
     def _label(q: Any, key: str) -> str:

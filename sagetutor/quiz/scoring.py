@@ -100,6 +100,18 @@ def score_order(order: Sequence[str], correct_order: Sequence[str], rule: str = 
     return score_slots(given, dict(enumerate(correct_order)), rule)
 
 
+def correct_answer(question: Any) -> Any:
+    """The right answer in the form ``score_question`` takes: an option id (single), option ids (multi),
+    item ids in order (ordering), prompt id -> option id (matching)."""
+    if question.type == "single":
+        return question.correct_ids[0] if question.correct_ids else None
+    if question.type == "multi":
+        return list(question.correct_ids)
+    if question.type == "ordering":
+        return list(question.correct_order)
+    return dict(question.answer_key)
+
+
 def score_question(question: Any, answer: Any) -> float:
     """A loaded question's score (0-1) for a learner's answer, under the question's own rule.
 

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
 
+from sagetutor.tui.app import screen_class
 from sagetutor.tui.catalog import PackEntry
 
 MODES_TEXT = {
@@ -29,15 +30,6 @@ MODES_TEXT = {
     "lab": ("Lab", "The simulator itself: run a plan and watch its timeline and bill."),
     "notes": ("Notes", "The study notes behind every topic, with exam tips."),
     "help": ("Help", "This page. The command palette (ctrl+p) offers the same actions by name."),
-}
-SCREENS = {
-    "home": "sagetutor.tui.screens.home:HomeScreen",
-    "practice": "sagetutor.tui.screens.practice:PracticeScreen",
-    "exam": "sagetutor.tui.screens.exam:ExamScreen",
-    "review": "sagetutor.tui.screens.review:ReviewScreen",
-    "lab": "sagetutor.tui.screens.lab:LabScreen",
-    "notes": "sagetutor.tui.screens.notes:NotesScreen",
-    "help": "sagetutor.tui.screens.help:HelpScreen",
 }
 KEY_NAMES = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "slash": "/",
              "escape": "esc"}
@@ -59,7 +51,6 @@ def bindings_of(cls: type) -> list[Binding]:
 
 def help_markdown(app_cls: type | None = None) -> str:
     """Every mode and its bindings, from each screen class that can be imported."""
-    import importlib
 
     from sagetutor.tui.screens.dispute import DisputeScreen
     from sagetutor.tui.widgets.question import OrderList
@@ -73,9 +64,8 @@ def help_markdown(app_cls: type | None = None) -> str:
         lines += ["| `ctrl+p` | command palette: every mode, theme, help |", ""]
     for mode, (title, text) in MODES_TEXT.items():
         lines += [f"## {title}", "", text, ""]
-        module, _, name = SCREENS[mode].partition(":")
         try:
-            cls = getattr(importlib.import_module(module), name)
+            cls = screen_class(mode)
         except Exception:
             continue
         rows = [b for b in bindings_of(cls) if b.description]
