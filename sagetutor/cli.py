@@ -202,18 +202,15 @@ def _pack(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.pack_command == "export":
         return _export_for_students(args)
     if args.pack_command == "new":
+        from sagetutor.newfile import NotWritten, write_new
+
         target = Path(args.file)
-        if target.exists():
-            print(f"{target}: already exists; not overwriting it (choose another name)", file=sys.stderr)
-            return 1
-        if not target.parent.is_dir():
-            print(f"{target}: the folder {target.parent} does not exist", file=sys.stderr)
-            return 1
         try:
-            with target.open("x", encoding="utf-8") as fh:
-                fh.write(paths.starter_text())
-        except OSError as e:
-            print(f"{target}: cannot write it: {e.strerror or e}", file=sys.stderr)
+            write_new(target, paths.starter_text())
+        except NotWritten as e:
+            why = {"exists": "already exists; not overwriting it (choose another name)",
+                   "no folder": f"the folder {target.parent} does not exist"}.get(e.reason, f"cannot write it: {e.detail}")
+            print(f"{target}: {why}", file=sys.stderr)
             return 1
         print(f"wrote {target}: edit it, then run `sagetutor validate {target}`")
         return 0

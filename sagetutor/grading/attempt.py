@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sagetutor.newfile import NotWritten, write_new
+
 FORMAT = 1
 #: The file name suffix of attempt files.
 SUFFIX = ".attempt.yaml"
@@ -111,19 +113,14 @@ def dump_attempt(attempt: Attempt) -> str:
 def write_attempt(attempt: Attempt, path: Path) -> Path:
     """Write ``attempt`` to ``path`` as YAML; never overwrites (``AttemptError``). Returns the path."""
     path = Path(path)
-    text = dump_attempt(attempt)
-    if path.exists():
-        raise AttemptError(f"{path} already exists; not overwriting it (choose another file with --out)")
-    if not path.parent.is_dir():
-        raise AttemptError(f"the folder {path.parent} does not exist")
     try:
-        with path.open("x", encoding="utf-8") as fh:
-            fh.write(text)
-    except FileExistsError as e:
-        raise AttemptError(f"{path} already exists; not overwriting it (choose another file with --out)") from e
-    except OSError as e:
-        raise AttemptError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
+        return write_new(path, dump_attempt(attempt))
+    except NotWritten as e:
+        if e.reason == "exists":
+            raise AttemptError(f"{path} already exists; not overwriting it (choose another file with --out)") from None
+        if e.reason == "no folder":
+            raise AttemptError(f"the folder {path.parent} does not exist") from None
+        raise AttemptError(f"cannot write {path}: {e.detail}") from None
 
 
 # -- reading ---------------------------------------------------------------------------------

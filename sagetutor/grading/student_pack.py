@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from sagetutor.newfile import NotWritten, write_new
+
 #: Question fields a student pack does not carry (a case study's and its questions').
 STRIPPED_QUESTION = ("explanation", "topics", "references", "run")
 #: Option and ordering item fields a student pack does not carry.
@@ -162,16 +164,11 @@ def export_text(pack: Any) -> str:
 def export_for_students(pack: Any, path: Path) -> Path:
     """Write the student pack to ``path``; never overwrites (``ExportError``). Returns the path."""
     path = Path(path)
-    text = export_text(pack)
-    if path.exists():
-        raise ExportError(f"{path}: already exists; not overwriting it (choose another file name)")
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: the folder {path.parent} does not exist")
     try:
-        with path.open("x", encoding="utf-8") as fh:
-            fh.write(text)
-    except FileExistsError as e:
-        raise ExportError(f"{path}: already exists; not overwriting it (choose another file name)") from e
-    except OSError as e:
-        raise ExportError(f"{path}: cannot write it: {e.strerror or e}") from e
-    return path
+        return write_new(path, export_text(pack))
+    except NotWritten as e:
+        if e.reason == "exists":
+            raise ExportError(f"{path}: already exists; not overwriting it (choose another file name)") from None
+        if e.reason == "no folder":
+            raise ExportError(f"{path}: the folder {path.parent} does not exist") from None
+        raise ExportError(f"{path}: cannot write it: {e.detail}") from None
