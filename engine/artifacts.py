@@ -16,11 +16,14 @@ import io
 import json
 import tarfile
 import threading
+from collections import OrderedDict
 
 FORMAT = "sagetutor-artifact/1"
 
 _trusted: set[str] = set()
 _lock = threading.Lock()
+_packed: OrderedDict[str, bytes] = OrderedDict()  # digest of the members -> archive bytes (the last few)
+_PACKED_MAX_BYTES = 32 * 1024 * 1024
 
 
 class ArtifactError(ValueError):
@@ -38,12 +41,25 @@ def is_trusted(digest: str) -> bool:
 
 
 def pack(kind: str, algorithm: str, payload: bytes, extra: dict | None = None, files: dict[str, bytes] | None = None) -> bytes:
-    """A deterministic tar.gz with a manifest; the payload's digest becomes trusted."""
+    """A deterministic tar.gz with a manifest; the payload's digest becomes trusted.
+
+    The same model is often packed again (every plan of a quiz question trains the same shared
+    model on its own engine), so the last few archives are kept by a digest of everything that goes
+    into them: a repeat costs one hash instead of a tar and a gzip pass.
+    """
     digest = hashlib.sha256(payload).hexdigest()
     manifest = {"format": FORMAT, "kind": kind, "algorithm": algorithm, "sha256": digest, **(extra or {})}
     members = {"manifest.json": json.dumps(manifest, sort_keys=True, indent=1).encode(), "model.bin": payload}
     for name, data in sorted((files or {}).items()):
         members[name] = data
+    key = hashlib.sha256(b"".join(hashlib.sha256(name.encode() + b"\0" + data).digest()  # the manifest
+                                  for name, data in members.items() if name != "model.bin")).hexdigest()  # has its digest
+    with _lock:
+        _trusted.add(digest)
+        cached = _packed.get(key)
+        if cached is not None:
+            _packed.move_to_end(key)
+            return cached
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in members.items():
@@ -55,8 +71,13 @@ def pack(kind: str, algorithm: str, payload: bytes, extra: dict | None = None, f
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=1) as gz:
         gz.write(raw.getvalue())
-    _trust(digest)
-    return out.getvalue()
+    archive = out.getvalue()
+    with _lock:
+        _packed[key] = archive
+        total = sum(map(len, _packed.values()))
+        while total > _PACKED_MAX_BYTES and len(_packed) > 1:
+            total -= len(_packed.popitem(last=False)[1])
+    return archive
 
 
 def unpack(data: bytes, where: str = "the artifact") -> tuple[dict, bytes, dict[str, bytes]]:

@@ -642,9 +642,12 @@ class Runner:
         return arn
 
     # -- conditions
-    def _on_events(self, tail: str, check: Callable[[], bool]) -> Callable[[], bool]:
+    def _on_events(self, tail: str, check: Callable[[], bool],
+                   maybe: Callable[[str], bool] | None = None) -> Callable[[], bool]:
         """``check()`` (an API call) at first, then only when the timeline has news of the resource
-        whose ARN ends with ``tail``: conditions stay exact and cost a describe per status change."""
+        whose ARN ends with ``tail``: conditions stay exact and cost a describe per status change.
+        With ``maybe``, news that is only status changes whose recorded status ``maybe`` rules out
+        (a training job moving from Downloading to Training, say) costs no describe at all."""
         tail = tail.lower()
         seen = [self.clock.events()]
         first = [True]
@@ -655,9 +658,12 @@ class Runner:
                 return check()
             news = self.clock.since(seen[0])
             seen[0] += len(news)
-            if any(e.resource.lower().endswith(tail) for e in news):
-                return check()
-            return False
+            mine = [e for e in news if e.resource.lower().endswith(tail)]
+            if not mine:
+                return False
+            if maybe is not None and all(e.kind == "status" and e.status and not maybe(e.status) for e in mine):
+                return False
+            return check()
 
         return done
 
@@ -669,7 +675,8 @@ class Runner:
 
     def _training_done(self, job: str) -> Callable[[], bool]:
         return self._on_events(f"training-job/{job}",
-                               lambda: self._training_status(job) in ("Completed", "Failed", "Stopped", None))
+                               lambda: self._training_status(job) in ("Completed", "Failed", "Stopped", None),
+                               lambda status: status.split("/")[0] in ("Completed", "Failed", "Stopped"))
 
     def _endpoint_status(self, name: str) -> str | None:
         try:
@@ -678,7 +685,8 @@ class Runner:
             return None
 
     def _endpoint_settled(self, name: str) -> Callable[[], bool]:
-        return self._on_events(f"endpoint/{name}", lambda: self._endpoint_status(name) not in ("Creating", "Updating"))
+        return self._on_events(f"endpoint/{name}", lambda: self._endpoint_status(name) not in ("Creating", "Updating"),
+                               lambda status: status not in ("Creating", "Updating"))
 
     def _wait_endpoint(self, st: _State) -> str:
         """Wait until the deploy step's endpoint is InService; its name, or _Skip."""

@@ -53,7 +53,20 @@ def _as_list(v: Any) -> list:
 
 
 def _matches_any(patterns: Iterable[str], value: str, case: bool) -> bool:
-    return any(p == "*" or _glob(p, case).match(value) for p in patterns)
+    rx = _any_of(tuple(patterns), case)
+    return rx is True or bool(rx and rx.match(value))
+
+
+@lru_cache(maxsize=4096)
+def _any_of(patterns: tuple[str, ...], case: bool) -> re.Pattern | bool:
+    """One regular expression for a statement's list of patterns (True when one is "*", False when the
+    list is empty): managed policies list dozens of actions, and one match beats dozens."""
+    if "*" in patterns:
+        return True
+    if not patterns:
+        return False
+    rx = "|".join(fnmatch.translate(p) for p in patterns)
+    return re.compile(f"(?:{rx})", 0 if case else re.IGNORECASE)
 
 
 def _session_of(principal: str) -> str | None:

@@ -978,8 +978,9 @@ class Hosting:
             minutes, counts = np.unique((times // 60).astype(np.int64), return_counts=True)
             for m, c in zip(minutes.tolist(), counts.tolist(), strict=True):
                 v.per_minute[m] = v.per_minute.get(m, 0.0) + c * per_instance
+        stamps = _timestamps(times)
         for metric, values, unit in series:
-            self._record_many(metric, dims, unit, times, values)
+            self._record_many(metric, dims, unit, stamps, values)
         cw = self.world.services["cloudwatch"]
         for i in np.flatnonzero(cold).tolist():
             cw.record(NAMESPACE, "ModelSetupTime", round(cold[i] * 1e6), dims, "Microseconds",
@@ -993,19 +994,12 @@ class Hosting:
             self._serverless_usage(ep, v, float(times[0]), ms, nbytes)
         return latency
 
-    def _record_many(self, metric: str, dims: dict[str, str], unit: str, times: np.ndarray,
+    def _record_many(self, metric: str, dims: dict[str, str], unit: str, stamps: list[float],
                      values: np.ndarray) -> None:
-        """One CloudWatch datapoint per request, as ``record`` would store them, appended in bulk."""
-        cw = self.world.services["cloudwatch"]
-        values = values.tolist()
-        cw.record(NAMESPACE, metric, values[0], dims, unit, self.clock.at(float(times[0])))
-        stamps = _timestamps(times)
-        series = getattr(cw, "series", {}).get((NAMESPACE, metric, tuple(sorted(dims.items()))))
-        if series is None or not series.points or series.points[-1] != (stamps[0], float(values[0])):
-            for t, value in zip(times[1:].tolist(), values[1:], strict=True):  # not the store we know: one by one
-                cw.record(NAMESPACE, metric, value, dims, unit, self.clock.at(t))
-            return
-        series.points.extend(zip(stamps[1:], map(float, values[1:]), strict=True))
+        """One CloudWatch datapoint per request, as ``record`` would store them, appended in bulk
+        (``stamps``: the requests' ``_timestamps``, computed once for all their metrics)."""
+        series = self.world.services["cloudwatch"].series_for(NAMESPACE, metric, dims, unit)
+        series.points.extend(zip(stamps, values.astype(np.float64).tolist(), strict=True))
 
     def _target(self, serving: Serving, target: str | None):
         """The model a multi-model endpoint loads for TargetModel (cached once loaded)."""
