@@ -490,8 +490,8 @@ class Runner:
         self.client("s3").create_bucket(Bucket=BUCKET)
 
     # -- plumbing
-    def client(self, service: str) -> Any:
-        return self.clients.client(service)
+    def client(self, service: str, from_subnet: str | None = None) -> Any:
+        return self.clients.client(service, from_subnet)
 
     def call(self, service: str, operation: str, **kw: Any) -> dict:
         """One API call; a refusal is recorded against the current step and raises _StepFailed."""
@@ -1070,7 +1070,7 @@ class Runner:
         runtime = self.client("sagemaker-runtime")
         vpc = self._vpc(a.vpc, st)
         if vpc:  # the caller runs on an instance in the network step's first subnet
-            runtime = self.eng.client("sagemaker-runtime", from_subnet=vpc["Subnets"][0])
+            runtime = self.client("sagemaker-runtime", from_subnet=vpc["Subnets"][0])
         try:
             self.call_with(runtime, "invoke_endpoint", EndpointName=endpoint, ContentType=content_type,
                            Body=body, **kw)

@@ -559,9 +559,11 @@ class ClientSet:
     def eng(self) -> Any:
         return self._bound.eng
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, from_subnet: str | None = None) -> Any:
+        """The set's client for ``service``; ``from_subnet`` places the caller in that subnet, as
+        ``eng.client(service, from_subnet=...)`` does (its calls take the subnet's route)."""
         eng = self._bound.eng
-        c = self._clients.get(service)
+        c = self._clients.get((service, from_subnet))
         if c is None:
             from engine.protocol.client import make_client
             from engine.simulator import SERVICES
@@ -569,11 +571,19 @@ class ClientSet:
             if service not in SERVICES:
                 return eng.client(service)  # the engine's own error
             bound = self._bound
+            gate = None
+            if from_subnet is not None:
+                def gate(call: Any, params: dict, bound: _Bound = bound, service: str = service,
+                         subnet: str = from_subnet) -> None:
+                    from engine.simulator import _Gate
+
+                    e = bound.eng
+                    _Gate(e._world, e._authorizer, service, subnet, None)(call, params)
             c = make_client(service, _BackendProxy(bound, SERVICES[service]), principal=_principal(eng),
                             request_ids=_IdsProxy(bound), sleep=lambda s: bound.eng.advance(s),
-                            lock=_LockProxy(bound))
-            self._clients[service] = c
-        key = (service, _principal(eng))
+                            lock=_LockProxy(bound), gate=gate)
+            self._clients[(service, from_subnet)] = c
+        key = (service, _principal(eng), from_subnet, None)  # the engine's own client cache key
         cache = getattr(eng, "_clients", None)
         if isinstance(cache, dict) and cache.get(key) is not c:
             cache[key] = c
@@ -589,7 +599,7 @@ class ClientSet:
         cache = getattr(eng, "_clients", None)
         if isinstance(cache, dict):
             for key in self._filed:
-                if cache.get(key) is self._clients.get(key[0]):
+                if cache.get(key) is self._clients.get((key[0], key[2])):
                     del cache[key]
         self._filed = []
         self._bound.eng = None
@@ -601,8 +611,8 @@ class _OwnClients:
     def __init__(self, eng: Any):
         self.eng = eng
 
-    def client(self, service: str) -> Any:
-        return self.eng.client(service)
+    def client(self, service: str, from_subnet: str | None = None) -> Any:
+        return self.eng.client(service, from_subnet=from_subnet)
 
 
 _free: list[ClientSet] = []
