@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import json
 import os
 import tempfile
@@ -43,6 +42,8 @@ APP_SOURCES = ("quiz/runner.py", "quiz/outcome.py", "quiz/shared.py", "quiz/cach
 
 
 def _version(dist: str) -> str:
+    import importlib.metadata  # here, not at the top: the TUI imports this module at launch (content_hash)
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

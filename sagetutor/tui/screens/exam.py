@@ -41,9 +41,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Label, Static
+from textual.widgets import Button, Header, Label, Static
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 #: Seconds between saves of the remaining time while the clock runs.
 SAVE_EVERY = 5.0
@@ -361,7 +362,7 @@ class ExamScreen(Screen):
                 yield Static("--:--", id="exam-clock")
                 yield QuestionGrid(0, id="exam-grid")
                 yield Static("✓ answered  ⚑ flagged\nclick or Enter to jump", id="exam-legend")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def runtime(self):
@@ -408,7 +409,7 @@ class ExamScreen(Screen):
     def _message(self, text: str) -> None:
         for w in self.query("#exam-body").results():
             w.display = False
-        self.mount(Static(text, id="exam-message"), before=self.query_one(Footer))
+        self.mount(Static(text, id="exam-message"), before=self.query_one(KeyFooter))
 
     def _resume_choice(self, session: Any, choice: str | None) -> None:
         if choice == "resume":

@@ -19,9 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 BAR_WIDTH = 30
 
@@ -93,7 +94,7 @@ class ExamResultScreen(Screen):
         yield Header()
         with Vertical(id="result-body"):
             yield VerticalScroll(id="result-head")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if self.summary is None and self.exam_id is not None and getattr(self.app, "store", None) is not None:
@@ -204,7 +205,7 @@ class ExamAnswerScreen(Screen):
         with VerticalScroll(id="answer-body"):
             yield Static("Running your answer and the best answer on the simulator…", id="answer-wait")
             yield LoadingIndicator()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Exam review"

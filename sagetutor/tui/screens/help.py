@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown
+from textual.widgets import Header, Markdown
 
 from sagetutor.tui.app import screen_class
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 MODES_TEXT = {
     "home": ("Home", "The packs found (bundled, yours, from the command line; broken ones with their first "
@@ -97,7 +98,7 @@ class HelpScreen(Screen):
         yield Header()
         with VerticalScroll(id="help-scroll"):
             yield Markdown(help_markdown(type(self.app)), id="help-text")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Help"

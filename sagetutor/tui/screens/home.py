@@ -15,10 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Header, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 MODE_KEYS = (("practice", "p", "Practice"), ("exam", "e", "Exam"), ("review", "r", "Review"),
              ("lab", "l", "Lab"), ("notes", "n", "Notes"), ("help", "question_mark", "Help"))
@@ -54,6 +55,7 @@ class HomeScreen(Screen):
     def __init__(self, pack: PackEntry | None = None, **_: Any) -> None:
         super().__init__()
         self._initial = pack
+        self._options: dict[str, list[str]] = {}  # what each filter Select lists now
 
     @property
     def pack(self) -> PackEntry | None:
@@ -67,7 +69,23 @@ class HomeScreen(Screen):
         entry = self.app.packs[ol.highlighted]
         return entry if entry.ok else None
 
+    def _start(self) -> int | None:
+        """The pack highlighted first: the one asked for if it loads, else the first that loads."""
+        packs = self.app.packs
+        start = next((i for i, p in enumerate(packs) if p is self._initial and p.ok), None)
+        return start if start is not None else next((i for i, p in enumerate(packs) if p.ok), None)
+
+    @staticmethod
+    def _filter_values(pack: PackEntry | None) -> dict[str, list[str]]:
+        questions = pack.questions if pack else []
+        return {"domain": sorted({q.domain for q in questions if q.domain}),
+                "topic": sorted({t for q in questions for t in q.topics})}
+
     def compose(self) -> ComposeResult:
+        start = self._start()
+        # the filters are filled for the first pack here, not after mounting: refilling a Select
+        # rebuilds its overlay, and three of those were a fifth of the time to the first screen
+        self._options = self._filter_values(self.app.packs[start] if start is not None else None)
         yield Header()
         with Horizontal(id="home-body"):
             with Vertical(id="home-left"):
@@ -80,12 +98,13 @@ class HomeScreen(Screen):
                     for mode, _key, label in MODE_KEYS:
                         yield Button(label, id=f"mode-{mode}", compact=True, classes="mode-button")
                 yield Label(Text("Practice filters", style="bold"), classes="section")
-                yield Select([], prompt="any domain", id="domain", compact=True)
-                yield Select([], prompt="any topic", id="topic", compact=True)
+                yield Select([(d, d) for d in self._options["domain"]], prompt="any domain", id="domain",
+                             compact=True)
+                yield Select([(t, t) for t in self._options["topic"]], prompt="any topic", id="topic", compact=True)
                 yield Select(list(SCOPES), value="all", allow_blank=False, id="scope", compact=True)
                 yield Checkbox("only questions I missed", id="missed", compact=True)
                 yield Static(id="match-count", classes="match-count")
-        yield Footer()
+        yield KeyFooter()
 
     @staticmethod
     def _pack_option(index: int, p: PackEntry) -> Option:
@@ -100,10 +119,7 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         ol = self.query_one("#packs", OptionList)
-        packs = self.app.packs
-        start = next((i for i, p in enumerate(packs) if p is self._initial and p.ok), None)
-        if start is None:
-            start = next((i for i, p in enumerate(packs) if p.ok), None)
+        start = self._start()
         if start is not None:
             ol.highlighted = start
         ol.focus()
@@ -119,18 +135,16 @@ class HomeScreen(Screen):
     def refresh_pack(self) -> None:
         """Fill the filters and the progress for the highlighted pack."""
         pack = self.pack
-        questions = pack.questions if pack else []
-        domains = sorted({q.domain for q in questions if q.domain})
-        topics = sorted({t for q in questions for t in q.topics})
-        dsel = self.query_one("#domain", Select)
-        tsel = self.query_one("#topic", Select)
-        keep_d, keep_t = dsel.value, tsel.value
-        dsel.set_options([(d, d) for d in domains])
-        tsel.set_options([(t, t) for t in topics])
-        if keep_d in domains:
-            dsel.value = keep_d
-        if keep_t in topics:
-            tsel.value = keep_t
+        values = self._filter_values(pack)
+        for name, options in values.items():
+            if options == self._options.get(name):
+                continue  # the same choices: keep the Select (and the learner's choice) as it is
+            select = self.query_one(f"#{name}", Select)
+            keep = select.value
+            select.set_options([(v, v) for v in options])
+            if keep in options:
+                select.value = keep
+        self._options = values
         self._show_progress(pack)
         self._update_count()
 

@@ -27,7 +27,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -53,6 +52,7 @@ from sagetutor.lab import (
     deploy_instances,
     training_instances,
 )
+from sagetutor.tui.widgets.footer import KeyFooter
 
 #: Kept runs per app, so every lab screen of one app shares them (and tests' apps do not).
 _HISTORIES: weakref.WeakKeyDictionary[Any, LabHistory] = weakref.WeakKeyDictionary()
@@ -227,7 +227,7 @@ class LabScreen(Screen):
             with TabPane("Compare", id="lab-compare-tab"), VerticalScroll():
                 yield DataTable(id="lab-compare", cursor_type="row")
                 yield Static("No runs yet. Each finished run is kept here.", id="lab-compare-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#lab-timeline", DataTable).add_columns("time", "resource", "what happened")

@@ -14,10 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, OptionList
+from textual.widgets import Header, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 LINK = re.compile(r"\[([^\]]+)\]\(([A-Za-z0-9_.-]+)\.md\)(?:\s*[—-]\s*(.*))?")
 
@@ -73,7 +74,7 @@ class NotesScreen(Screen):
             yield OptionList(*options, id="notes-list")
             with VerticalScroll(id="note-scroll"):
                 yield Markdown(id="note", open_links=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Study notes"

@@ -22,10 +22,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, Static
+from textual.widgets import Header, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 from sagetutor.tui.widgets.outcome import OutcomeView, prepare_outcome
 from sagetutor.tui.widgets.question import QuestionView
 
@@ -89,7 +90,7 @@ class PracticeScreen(Screen):
             yield LoadingIndicator(id="loading")
             yield Static(id="working", classes="working")
             yield Vertical(id="outcome-box")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"Practice · {self.pack.title}"

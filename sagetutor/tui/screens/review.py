@@ -20,9 +20,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.widgets import Button, DataTable, Header, Static
 
 from sagetutor.tui.catalog import PackEntry
+from sagetutor.tui.widgets.footer import KeyFooter
 
 #: How far ahead "when is the next topic due" looks.
 HORIZON = timedelta(days=3650)
@@ -87,7 +88,7 @@ class ReviewScreen(Screen):
             with Horizontal(id="review-buttons"):
                 yield Button("Practise this topic", id="review-practise", variant="primary")
                 yield Button("Read the study note", id="review-note")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Review: topics due today"

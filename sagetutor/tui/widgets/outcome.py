@@ -432,7 +432,13 @@ class OutcomeView(Vertical):
             self.post_message(self.NoteRequested(event.button.id[len("note-"):]))
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < WIDE, "-narrow")
+        self._fit()
 
     def on_mount(self) -> None:
-        self.set_class(self.size.width < WIDE, "-narrow")
+        self._fit()
+
+    def _fit(self) -> None:
+        """Stack the runs when the view is narrow. Before the first layout the view has no width
+        yet: the guess ``compose`` made stands (flipping it would lay the whole view out twice more)."""
+        if self.size.width:
+            self.set_class(self.size.width < WIDE, "-narrow")
