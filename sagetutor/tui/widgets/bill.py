@@ -41,6 +41,34 @@ def quantity(line: dict) -> str:
     return f"{q} {unit}".strip()
 
 
+def bill_table(bill: dict | None, *, title: str | None = None) -> Table:
+    """The bill as a Rich table with its total (what ``BillTable`` shows; the outcome view's run
+    panels draw it inside their own renderable)."""
+    bill = bill or {}
+    lines = bill.get("lines", [])
+    table = Table(expand=True, show_edge=False, pad_edge=False, box=None, header_style="bold",
+                  show_footer=True, title=title, title_justify="left", title_style="bold")
+    table.add_column("resource", footer="Total", ratio=3, overflow="fold")
+    table.add_column("usage", ratio=3, overflow="fold")
+    table.add_column("quantity", justify="right", ratio=2, overflow="fold")
+    table.add_column("amount", footer=Text("$" + str(bill.get("total", "0")), style="bold"),
+                     justify="right", ratio=2, no_wrap=True)
+    for line in lines:
+        usage = line.get("usage_type", "")
+        extra = []
+        if line.get("instance_type"):
+            n = line.get("instance_count") or 1
+            extra.append(f"{n} x {line['instance_type']}" if n != 1 else line["instance_type"])
+        if line.get("pricing_model") and line["pricing_model"] not in ("on-demand", "per-request"):
+            extra.append(line["pricing_model"])
+        if extra:
+            usage += " (" + ", ".join(extra) + ")"
+        table.add_row(line.get("resource", ""), usage, quantity(line), "$" + str(line.get("amount", "0")))
+    if not lines:
+        table.add_row(Text("nothing was billed", style="dim"), "", "", "$0")
+    return table
+
+
 class BillTable(Static):
     """The itemized bill of one run, with its total."""
 
@@ -48,32 +76,9 @@ class BillTable(Static):
                  classes: str | None = None) -> None:
         self.bill = bill or {}
         self._title = title
-        super().__init__(Rendered(self._table()), id=id, classes=("bill-table " + (classes or "")).strip())
+        super().__init__(Rendered(bill_table(self.bill, title=title)), id=id,
+                         classes=("bill-table " + (classes or "")).strip())
 
     @property
     def total(self) -> str:
         return str(self.bill.get("total", "0"))
-
-    def _table(self) -> Table:
-        lines = self.bill.get("lines", [])
-        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, header_style="bold",
-                      show_footer=True, title=self._title, title_justify="left", title_style="bold")
-        table.add_column("resource", footer="Total", ratio=3, overflow="fold")
-        table.add_column("usage", ratio=3, overflow="fold")
-        table.add_column("quantity", justify="right", ratio=2, overflow="fold")
-        table.add_column("amount", footer=Text("$" + str(self.bill.get("total", "0")), style="bold"),
-                         justify="right", ratio=2, no_wrap=True)
-        for line in lines:
-            usage = line.get("usage_type", "")
-            extra = []
-            if line.get("instance_type"):
-                n = line.get("instance_count") or 1
-                extra.append(f"{n} x {line['instance_type']}" if n != 1 else line["instance_type"])
-            if line.get("pricing_model") and line["pricing_model"] not in ("on-demand", "per-request"):
-                extra.append(line["pricing_model"])
-            if extra:
-                usage += " (" + ", ".join(extra) + ")"
-            table.add_row(line.get("resource", ""), usage, quantity(line), "$" + str(line.get("amount", "0")))
-        if not lines:
-            table.add_row(Text("nothing was billed", style="dim"), "", "", "$0")
-        return table

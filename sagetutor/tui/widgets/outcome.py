@@ -17,9 +17,11 @@
 feedback. Outcomes with ``"supported": false`` say why they were not simulated; questions
 without runs (matching) show only the verdict and the feedback.
 
-Built for speed (the learner waits for it after submitting): each part is one ``Static``
-holding a Rich renderable (tables, bars, a one-line sparkline, Rich Markdown), so the whole view
-is a couple of dozen widgets, and ``prepare_outcome`` builds every renderable from plain data,
+Built for speed (the learner waits for it after submitting): each run panel, the comparison and
+the reading part (feedback, explanation, references) are one ``Static`` each, holding a Rich
+group of tables, bars, a one-line sparkline and Rich Markdown, so the whole view is about ten
+widgets (each widget costs a style pass and a box in every layout), and ``prepare_outcome``
+builds every renderable from plain data,
 so a worker thread can build them before the view is mounted on the UI thread
 (``OutcomeView(result, ..., prepared=prepare_outcome(result, ...))``).
 """
@@ -38,11 +40,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Label, Static
 
-from sagetutor.tui.widgets.bill import BillTable, money
+from sagetutor.tui.widgets.bill import bill_table, money
 from sagetutor.tui.widgets.charts import bar_table, series_text
 from sagetutor.tui.widgets.question import LETTERS, plain
 from sagetutor.tui.widgets.render import Rendered
-from sagetutor.tui.widgets.timeline import TimelineView
+from sagetutor.tui.widgets.timeline import timeline_table
 
 WIDE = 110  # cells: below this the two runs stack
 KEY_FACTS = ("cost.total", "time.total", "time.training", "time.transform", "time.deploy", "time.tuning",
@@ -64,6 +66,14 @@ def mark(met: bool | None) -> Text:
     if met is None:
         return Text("?", style="bold yellow")
     return Text("✔", style="bold green") if met else Text("✘", style="bold red")
+
+
+def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
+    """``parts`` with a blank line between each two."""
+    out: list[RenderableType] = []
+    for part in parts:
+        out += [GAP, part] if out else [part]
+    return out
 
 
 def titled(title: str, body: RenderableType) -> Group:
@@ -98,6 +108,17 @@ class RunParts:
     requirements: Text | None = None
     facts: RenderableType | None = None  # key metrics, latency bars, instance series, tuning, notes
     supported: bool = True
+    timeline: Table | None = None
+    bill: Table | None = None
+    total: str = "0"  # the bill's total, as the engine wrote it
+
+    def renderable(self) -> Group:
+        """The whole panel: heading, requirements, key facts, timeline and bill, a blank line apart."""
+        parts: list[RenderableType] = [self.head]
+        for part in (self.requirements, self.facts, self.timeline, self.bill):
+            if part is not None:
+                parts += [GAP, part]
+        return Group(*parts)
 
 
 @dataclass
@@ -126,7 +147,7 @@ def run_parts(key: str, run: dict, heading: str) -> RunParts:
         reason = out.get("reason") or out.get("kind") or "not simulated"
         what = "The simulation failed" if out.get("kind") == "internal-error" else "Not simulated yet"
         head.append(f"\n{what}: {reason}", style="not bold italic yellow")
-        return RunParts(head, reqs, supported=False)
+        return RunParts(head, reqs, supported=False, total=str((out.get("bill") or {}).get("total", "0")))
     parts: list[RenderableType] = []
     facts = out.get("facts", {})
     rows = [(f, facts[f]) for f in KEY_FACTS if f in facts and facts[f] not in (None, 0, 0.0, False)
@@ -161,10 +182,9 @@ def run_parts(key: str, run: dict, heading: str) -> RunParts:
                                          for e in out.get("errors", [])]
     if notes:
         parts.append(Text("\n".join(f"• {n}" for n in notes[:8]), style="yellow"))
-    spaced: list[RenderableType] = []
-    for part in parts:
-        spaced += [GAP, part] if spaced else [part]
-    return RunParts(head, reqs, Group(*spaced) if spaced else None)
+    return RunParts(head, reqs, Group(*_spaced(parts)) if parts else None,
+                    timeline=timeline_table(out.get("timeline", []), limit=30, title="Timeline (virtual time)"),
+                    bill=bill_table(out.get("bill"), title="Bill"), total=str((out.get("bill") or {}).get("total", "0")))
 
 
 def _requirements(run: dict) -> Text | None:
@@ -335,34 +355,30 @@ def _feedback(r: dict, tx: _Texts) -> Group | None:
 # -- the widgets (UI thread) -------------------------------------------------------------------------
 
 
-class RunPanel(Vertical):
-    """One run: requirements, key metrics, pictures, timeline and bill (five ``Static``s at most)."""
+class RunPanel(Static):
+    """One run: heading, requirements, key metrics, pictures, timeline and bill, in one ``Static``.
+
+    One widget, not one per part: the learner waits for this view after submitting, and each
+    widget costs a style pass and a box in every layout (five per panel were a tenth of the wait).
+    """
 
     DEFAULT_CSS = """
     RunPanel { width: 1fr; height: auto; padding: 0 1; border: round $panel; }
     RunPanel#run-best { border: round $success; }
-    RunPanel .requirements, RunPanel .key-metrics, RunPanel .timeline, RunPanel .bill-table { margin-top: 1; }
     """
 
     def __init__(self, key: str, run: dict, heading: str, *, id: str | None = None,
                  parts: RunParts | None = None) -> None:
-        super().__init__(id=id, classes="run-panel")
         self.key = key
         self.run = run
         self.heading = heading
         self.parts = parts or run_parts(key, run, heading)
+        super().__init__(Rendered(self.parts.renderable()), id=id, classes="run-panel")
 
-    def compose(self) -> ComposeResult:
-        p, out = self.parts, self.run.get("outcome", {})
-        yield Static(p.head, classes="run-heading")
-        if p.requirements is not None:
-            yield Static(p.requirements, classes="requirements")
-        if not p.supported:
-            return
-        if p.facts is not None:
-            yield Static(Rendered(p.facts), classes="key-metrics")
-        yield TimelineView(out.get("timeline", []), limit=30, title="Timeline (virtual time)")
-        yield BillTable(out.get("bill"), title="Bill")
+    @property
+    def total(self) -> str:
+        """The run's bill total (the exact string the engine's bill has)."""
+        return self.parts.total
 
 
 class OutcomeView(Vertical):
@@ -372,8 +388,8 @@ class OutcomeView(Vertical):
     OutcomeView { height: auto; padding: 0 1; }
     OutcomeView > .runs { height: auto; layout: horizontal; margin-top: 1; }
     OutcomeView.-narrow > .runs { layout: vertical; }
-    OutcomeView > .verdict, OutcomeView > .section, OutcomeView > .comparison, OutcomeView > .cost-chart,
-    OutcomeView > .feedback, OutcomeView > .explanation, OutcomeView > .references { margin-top: 1; }
+    OutcomeView > .verdict, OutcomeView > .section, OutcomeView > .comparison,
+    OutcomeView > .feedback { margin-top: 1; }
     OutcomeView .note-buttons { height: auto; }
     OutcomeView .note-button { margin-right: 1; }
     """
@@ -408,18 +424,15 @@ class OutcomeView(Vertical):
                 if p.best is not None:
                     heading = "Your choice: the best one" if p.best == p.mine else "The best choice"
                     yield RunPanel(p.best, runs[p.best], heading, id="run-best", parts=p.runs.get(p.best))
-            if p.comparison is not None:
-                yield Static(Rendered(p.comparison), classes="comparison")
-            if p.cost_chart is not None:
-                yield Static(Rendered(p.cost_chart), classes="bar-chart cost-chart")
+            charts = [c for c in (p.comparison, p.cost_chart) if c is not None]
+            if charts:
+                yield Static(Rendered(Group(*_spaced(charts))),
+                             classes="comparison" + (" cost-chart" if p.cost_chart is not None else ""))
         elif p.no_runs:
             yield Static(Text("Nothing was simulated for this answer.", style="dim"), classes="no-runs")
-        if p.feedback is not None:
-            yield Static(Rendered(p.feedback), classes="feedback")
-        if p.explanation is not None:
-            yield Static(Rendered(p.explanation), classes="explanation")
-        if p.references is not None:
-            yield Static(p.references, classes="references")
+        words = [w for w in (p.feedback, p.explanation, p.references) if w is not None]
+        if words:  # one widget for the reading part, for the reason RunPanel is one
+            yield Static(Rendered(Group(*_spaced(words))), classes="feedback")
         if p.notes:
             yield Label(Text("Study notes", style="bold"), classes="section")
             with Horizontal(classes="note-buttons"):

@@ -23,6 +23,33 @@ def short_resource(resource: str) -> str:
     return resource.rsplit("/", 1)[-1]
 
 
+def timeline_table(events: list[dict] | None, *, limit: int | None = 40, title: str | None = None) -> Table:
+    """The timeline as a Rich table (what ``TimelineView`` shows; the outcome view's run panels
+    draw it inside their own renderable)."""
+    events = list(events or [])
+    table = Table(expand=True, show_edge=False, pad_edge=False, box=None, show_header=False,
+                  title=title, title_justify="left", title_style="bold")
+    table.add_column("time", no_wrap=True, style="bold", width=8)
+    table.add_column("resource", overflow="ellipsis", no_wrap=True, style="dim", max_width=14)
+    table.add_column("message", ratio=4, overflow="fold")
+    shown = events if limit is None else events[:limit]
+    previous = None
+    for e in shown:
+        style = KIND_STYLES.get(e.get("kind", ""), "")
+        resource = short_resource(e.get("resource", ""))
+        table.add_row(e.get("time", ""), resource if resource != previous else "",
+                      Text(e.get("message", ""), style=style))
+        previous = resource
+    hidden = len(events) - len(shown)
+    if hidden > 0:
+        last = events[-1]
+        table.add_row("…", "", Text(f"{hidden} more events, the last at {last.get('time', '')}: "
+                                    f"{last.get('message', '')}", style="dim italic"))
+    if not events:
+        table.add_row("", "", Text("no events", style="dim"))
+    return table
+
+
 class TimelineView(Static):
     """The events of one run, oldest first."""
 
@@ -31,27 +58,5 @@ class TimelineView(Static):
         self.events = list(events or [])
         self.limit = limit
         self.title = title
-        super().__init__(Rendered(self._table()), id=id, classes=("timeline " + (classes or "")).strip())
-
-    def _table(self) -> Table:
-        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, show_header=False,
-                      title=self.title, title_justify="left", title_style="bold")
-        table.add_column("time", no_wrap=True, style="bold", width=8)
-        table.add_column("resource", overflow="ellipsis", no_wrap=True, style="dim", max_width=14)
-        table.add_column("message", ratio=4, overflow="fold")
-        shown = self.events if self.limit is None else self.events[: self.limit]
-        previous = None
-        for e in shown:
-            style = KIND_STYLES.get(e.get("kind", ""), "")
-            resource = short_resource(e.get("resource", ""))
-            table.add_row(e.get("time", ""), resource if resource != previous else "",
-                          Text(e.get("message", ""), style=style))
-            previous = resource
-        hidden = len(self.events) - len(shown)
-        if hidden > 0:
-            last = self.events[-1]
-            table.add_row("…", "", Text(f"{hidden} more events, the last at {last.get('time', '')}: "
-                                        f"{last.get('message', '')}", style="dim italic"))
-        if not self.events:
-            table.add_row("", "", Text("no events", style="dim"))
-        return table
+        super().__init__(Rendered(timeline_table(self.events, limit=limit, title=title)), id=id,
+                         classes=("timeline " + (classes or "")).strip())
