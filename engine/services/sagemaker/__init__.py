@@ -28,7 +28,7 @@ class SageMaker:
         self.labeling = Labeling(world)
         self.notebooks = Notebooks(world)
         self.studio = Studio(world)
-        self.hosting.invocation_hooks.append(self.monitoring.capture.on_invocation)  # data capture
+        self.hosting.invocation_hooks.append(self.monitoring.capture)  # data capture
         self.parts: list[Any] = [self.training, self.hosting, self.transform, self.monitoring, self.tuning,
                                  self.labeling, self.notebooks, self.studio]
         self.tagging = Tagging(world, self.parts)  # AddTags, ListTags, DeleteTags; sees parts added later

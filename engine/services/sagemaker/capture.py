@@ -105,6 +105,14 @@ class Capture:
         return dc
 
     # -- the hook -----------------------------------------------------------------------
+    def wants(self, endpoint: str) -> bool:
+        """Whether invocations of ``endpoint`` are captured now: hosting calls the hook only then, so
+        simulated traffic to an endpoint without capture builds no per-request record at all."""
+        return self.config_for(endpoint) is not None
+
+    def __call__(self, inv) -> None:
+        self.on_invocation(inv)
+
     def on_invocation(self, inv) -> None:
         dc = self.config_for(inv.endpoint)
         if dc is None:

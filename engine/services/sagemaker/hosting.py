@@ -21,7 +21,9 @@ are simulated (docs/deployment.md, docs/time-and-cost.md):
   stops until it scales out again.
 
 Every answered request (real-time, serverless, simulated traffic, async) is passed to
-each of ``invocation_hooks`` as an ``Invocation``, which is how data capture sees it.
+each of ``invocation_hooks`` as an ``Invocation``, which is how data capture sees it; a hook
+with a ``wants(endpoint_name)`` method is skipped for the endpoints it does not want (simulated
+traffic then builds no per-request record for them).
 Standing endpoints never hold a busy token: only launches, scale-outs and an async
 queue being worked do, so ``run_until_idle`` returns while endpoints stand.
 """
@@ -258,7 +260,7 @@ class Hosting:
         self.models: dict[str, Model] = {}
         self.configs: dict[str, EndpointConfig] = {}
         self.endpoints: dict[str, Endpoint] = {}
-        #: Called with each Invocation after it is answered (data capture hooks in here).
+        #: Called with each Invocation after it is answered (data capture hooks in here); see the module doc.
         self.invocation_hooks: list = []
         self._usage = _DailyUsage(world)
 
@@ -912,10 +914,10 @@ class Hosting:
         done = [i for i, r in enumerate(responses) if r is not None]
         result.answered = len(done)
         result.latencies_ms = latency[done].tolist()
-        if self.invocation_hooks and done:
+        hooks = [h for h in self.invocation_hooks if not hasattr(h, "wants") or h.wants(ep.name)]
+        if hooks and done:
             seq = ep.invocations - len(done)
             names = [v.name for v in ep.variants]
-            hooks = list(self.invocation_hooks)
             routes, stamps, latencies = route.tolist(), times.tolist(), latency.tolist()
             for i in done:
                 seq += 1
