@@ -301,3 +301,29 @@ def test_traffic_answers_every_request_through_the_hooks_and_the_variant_weights
         assert direct == inv.response
     dims = {"EndpointName": "ab", "VariantName": "A"}
     assert stat(eng, "Invocations", "Sum", dims) == sum(inv.variant == "A" for inv in seen)
+
+
+def test_traffic_skips_a_hook_for_the_endpoints_it_does_not_want(eng, sm, model):
+    sm.create_endpoint_config(EndpointConfigName="one", ProductionVariants=[
+        {"VariantName": "A", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    for name in ("wanted", "other"):
+        sm.create_endpoint(EndpointName=name, EndpointConfigName="one")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+
+    class Picky:
+        def __init__(self):
+            self.seen, self.asked = [], []
+
+        def wants(self, endpoint):
+            self.asked.append(endpoint)
+            return endpoint == "wanted"
+
+        def __call__(self, inv):
+            self.seen.append(inv.endpoint)
+
+    picky = Picky()
+    eng._world.services["sagemaker"].hosting.invocation_hooks.append(picky)
+    for name in ("wanted", "other"):
+        eng.traffic(EndpointName=name, dataset="breast-cancer", per_minute=50, minutes=2)
+    eng.run_until_idle()
+    assert picky.seen == ["wanted"] * 100 and set(picky.asked) == {"wanted", "other"}
