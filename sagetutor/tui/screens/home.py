@@ -1,4 +1,7 @@
-"""Home: the packs found, the modes, progress by domain and the practice filters.
+"""Home: the packs found, progress by domain and the practice filters; the modes are the footer's keys.
+
+The modes are not repeated as buttons: the footer already shows each one's key, and a mouse
+click on it works too (six buttons were a twentieth of the time to the first screen).
 
 The pack list shows every pack the catalog found (bundled, yours, command line) with its
 question count; a pack that did not load is listed with its first problem and cannot be
@@ -15,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Header, Label, OptionList, Select, Static
+from textual.widgets import Checkbox, Header, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from sagetutor.tui.catalog import PackEntry
@@ -93,10 +96,6 @@ class HomeScreen(Screen):
                 yield OptionList(*[self._pack_option(i, p) for i, p in enumerate(self.app.packs)], id="packs")
                 yield Static(id="progress", classes="progress")
             with VerticalScroll(id="home-right"):
-                yield Label(Text("Modes", style="bold"), classes="section")
-                with Horizontal(id="modes"):
-                    for mode, _key, label in MODE_KEYS:
-                        yield Button(label, id=f"mode-{mode}", compact=True, classes="mode-button")
                 yield Label(Text("Practice filters", style="bold"), classes="section")
                 yield Select([(d, d) for d in self._options["domain"]], prompt="any domain", id="domain",
                              compact=True)
@@ -201,10 +200,6 @@ class HomeScreen(Screen):
     @on(Checkbox.Changed)
     def _filters_changed(self) -> None:
         self._update_count()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id and event.button.id.startswith("mode-"):
-            self.action_mode(event.button.id[len("mode-"):])
 
     def action_toggle_missed(self) -> None:
         box = self.query_one("#missed", Checkbox)
