@@ -15,11 +15,16 @@ of a problem is the best objective ANY strategy found for it in the whole run; a
 the number of training jobs (in creation order) it needed to come within 1% (relative) of the
 target, budget + 1 when it never did.
 
-    python benchmarks/tuning_strategies.py [--seeds 5] [--jobs 30] [--problems xgboost,linear-learner]
+The budget is 50 jobs. With 30, Random (and TPE) never came within 1% in most runs of both
+problems, so their score was mostly the cap (31) and the comparison measured where the runs were
+cut off rather than how many jobs they needed; at 50 Random still misses in most runs, so its
+mean stays an underestimate and the ratio errs in Random's favour.
 
-Needs optuna (``pip install optuna``); it is not a dependency of SageTutor. Target: Bayesian needs
-at most 60% of Random's jobs on average; the summary line reports it met only when the ratio averaged
-over the problems, and the ratio of every problem, is at most 0.60.
+    python benchmarks/tuning_strategies.py [--seeds 10] [--jobs 50] [--problems xgboost,linear-learner]
+
+Needs optuna (``pip install optuna``); it is not a dependency of SageTutor. Target (the issue's):
+Bayesian needs at most 60% of Random's jobs on average, i.e. the ratio averaged over the problems
+is at most 0.60; the summary line also says which problems are above 0.60 on their own.
 """
 
 from __future__ import annotations
@@ -166,8 +171,8 @@ def jobs_to_target(values: list[float], target: float, budget: int) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--jobs", type=int, default=30)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--jobs", type=int, default=50)
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     args = ap.parse_args()
     problems = [p for p in args.problems.split(",") if p]
@@ -203,9 +208,11 @@ def main() -> int:
         ratios.append(ratio)
         print(f"| {problem} | {target:.5f} | {' | '.join(cells)} | {ratio:.2f} |")
     overall = statistics.mean(ratios)
+    above = [p for p, r in zip(problems, ratios, strict=True) if r > 0.60]
     print(f"\nMean jobs to within 1% of the target over {args.seeds} seeds; a run that never got there counts "
           f"{args.jobs + 1} ('missed'). Bayesian / Random averaged over problems: {overall:.2f} "
-          f"(target <= 0.60: {'met' if overall <= 0.60 and all(r <= 0.60 for r in ratios) else 'NOT met'}).")
+          f"(target <= 0.60 on average: {'met' if overall <= 0.60 else 'NOT met'}"
+          + (f"; above 0.60 on its own: {', '.join(above)}" if above else "") + ").")
     return 0
 
 
