@@ -303,7 +303,7 @@ def test_traffic_answers_every_request_through_the_hooks_and_the_variant_weights
     assert stat(eng, "Invocations", "Sum", dims) == sum(inv.variant == "A" for inv in seen)
 
 
-def test_traffic_skips_a_hook_for_the_endpoints_it_does_not_want(eng, sm, model):
+def test_a_hook_is_skipped_for_the_endpoints_it_does_not_want(eng, sm, model):
     sm.create_endpoint_config(EndpointConfigName="one", ProductionVariants=[
         {"VariantName": "A", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     for name in ("wanted", "other"):
@@ -327,3 +327,7 @@ def test_traffic_skips_a_hook_for_the_endpoints_it_does_not_want(eng, sm, model)
         eng.traffic(EndpointName=name, dataset="breast-cancer", per_minute=50, minutes=2)
     eng.run_until_idle()
     assert picky.seen == ["wanted"] * 100 and set(picky.asked) == {"wanted", "other"}
+    runtime = eng.client("sagemaker-runtime")
+    for name in ("other", "wanted"):  # a single request goes by the same rule
+        runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=",".join(["0.5"] * 30))
+    assert picky.seen == ["wanted"] * 101

@@ -811,10 +811,11 @@ class Hosting:
         if variant.serverless:
             variant.last_served = now + latency / 1000
             self._serverless_usage(ep, variant, now, timing.billed_ms(model_ms), len(body) + len(out))
-        if self.invocation_hooks:
+        hooks = self._hooks_for(ep.name)
+        if hooks:
             inv = Invocation(name, variant.name, req.get("InferenceId") or f"{ep.name}-{ep.invocations:08d}",
                              now, body, content_type, out, out_type, latency)
-            for hook in self.invocation_hooks:
+            for hook in hooks:
                 hook(inv)
         return {"Body": out, "ContentType": out_type, "InvokedProductionVariant": variant.name, "LatencyMs": latency}
 
@@ -914,7 +915,7 @@ class Hosting:
         done = [i for i, r in enumerate(responses) if r is not None]
         result.answered = len(done)
         result.latencies_ms = latency[done].tolist()
-        hooks = [h for h in self.invocation_hooks if not hasattr(h, "wants") or h.wants(ep.name)]
+        hooks = self._hooks_for(ep.name)
         if hooks and done:
             seq = ep.invocations - len(done)
             names = [v.name for v in ep.variants]
@@ -995,6 +996,10 @@ class Hosting:
             nbytes = int(sizes.sum()) + sum(len(r) for r in responses)
             self._serverless_usage(ep, v, float(times[0]), ms, nbytes)
         return latency
+
+    def _hooks_for(self, endpoint: str) -> list:
+        """The invocation hooks that want ``endpoint``'s invocations (see the module doc)."""
+        return [h for h in self.invocation_hooks if not hasattr(h, "wants") or h.wants(endpoint)]
 
     def _record_many(self, metric: str, dims: dict[str, str], unit: str, stamps: list[float],
                      values: np.ndarray) -> None:
@@ -1166,10 +1171,11 @@ class Hosting:
         cw.record(NAMESPACE, "ModelLatency", round(model_ms * 1000), dims, "Microseconds", at)
         cw.record(NAMESPACE, "TotalProcessingTime", round((now - r.enqueued) * 1000), {"EndpointName": ep.name},
                   "Milliseconds", at)
-        if self.invocation_hooks:
+        hooks = self._hooks_for(ep.name)
+        if hooks:
             inv = Invocation(ep.name, v.name, r.inference_id, now, body, r.content_type, answer[0], answer[1],
                              seconds * 1000)
-            for hook in self.invocation_hooks:
+            for hook in hooks:
                 hook(inv)
 
     def _publish_backlog(self, ep: Endpoint):
