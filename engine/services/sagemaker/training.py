@@ -676,18 +676,14 @@ class Training:
         """Log each unit's metrics and put them on CloudWatch at the instant the unit ended."""
         job.unit_records.extend(records)
         cw = self._cw()
-        logs = self._logs()
-        stream = f"{job.name}/algo-1-{int(self.clock.at(job.created).timestamp())}"  # as _log names it
         dims = {"Host": f"{job.name}/algo-1"}
         series: dict[str, Any] = {}
         for rec in records:
             at = t0 + (rec.unit - first) * per_unit
             if rec.metrics:
-                when = self.clock.at(at)  # one datetime for the log line's stamp and the datapoints
                 parts = " ".join(f"{k}={v:.6g}" for k, v in rec.metrics.items())
-                logs.write(LOG_GROUP, stream, f"[{when.strftime('%Y-%m-%d:%H:%M:%S')}:INFO] "
-                                              f"#metrics {unit_name}={rec.unit} {parts}", at_seconds=at)
-                ts = when.timestamp()
+                self._log(job, f"#metrics {unit_name}={rec.unit} {parts}", at=at)
+                ts = self.clock.at(at).timestamp()
                 for k, v in rec.metrics.items():
                     sr = series.get(k)
                     if sr is None:
