@@ -43,6 +43,16 @@ def write(folder: Path, name: str, attempt: Attempt) -> Path:
     return write_attempt(attempt, folder / name)
 
 
+def write_trio(folder: Path, pack) -> None:
+    """Three gradable students: alice (all right), bob (some wrong), carol (some unanswered, seed 5)."""
+    write(folder, "alice.attempt.yaml", attempt_for(pack, "alice", dict(ALL_RIGHT)))
+    write(folder, "bob.attempt.yaml", attempt_for(pack, "bob", {
+        "q-single": "w1", "q-multi": ["m1", "x1"], "q-order": ["o2", "o1", "o3"],
+        "q-match": {"p1": "t1", "p2": "t2", "p3": "t3"}, "q-pilot": "r"}))
+    write(folder, "carol.attempt.yaml", attempt_for(pack, "carol", {"q-single": "r", "q-multi": ["m1"],
+                                                                     "q-pilot": "w2"}, seed=5))
+
+
 @pytest.fixture(scope="module")
 def pack():
     return read_pack(CLASS_PACK)
@@ -53,12 +63,7 @@ def classroom(tmp_path, pack):
     """Attempt files: four gradable students (alice, bob, carol, dave), then the caller adds bad ones."""
     folder = tmp_path / "attempts"
     folder.mkdir()
-    write(folder, "alice.attempt.yaml", attempt_for(pack, "alice", dict(ALL_RIGHT)))
-    write(folder, "bob.attempt.yaml", attempt_for(pack, "bob", {
-        "q-single": "w1", "q-multi": ["m1", "x1"], "q-order": ["o2", "o1", "o3"],
-        "q-match": {"p1": "t1", "p2": "t2", "p3": "t3"}, "q-pilot": "r"}))
-    write(folder, "carol.attempt.yaml", attempt_for(pack, "carol", {"q-single": "r", "q-multi": ["m1"],
-                                                                     "q-pilot": "w2"}, seed=5))
+    write_trio(folder, pack)
     write(folder, "dave.attempt.yaml", attempt_for(pack, "dave", {
         "q-single": "r", "q-multi": ["m1", "m2", "x1"], "q-order": ["o1", "o2", "o3"],
         "q-match": {"p1": "t1", "p2": "t2", "p3": "t3"}}))

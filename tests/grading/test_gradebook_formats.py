@@ -25,7 +25,7 @@ from sagetutor.grading.gradebook import (
     write_gradebook,
 )
 from sagetutor.packs import read_pack
-from tests.grading.test_grade import ALL_RIGHT, CLASS_PACK, attempt_for, write
+from tests.grading.test_grade import ALL_RIGHT, CLASS_PACK, attempt_for, write, write_trio
 
 SPOT_PACK = Path(__file__).parents[1] / "quiz" / "packs" / "spot.yaml"
 
@@ -40,12 +40,7 @@ def graded(tmp_path, pack):
     """A class of good and bad attempts graded into csv, gradescope and junit; returns the output folder."""
     folder = tmp_path / "attempts"
     folder.mkdir()
-    write(folder, "alice.attempt.yaml", attempt_for(pack, "alice", dict(ALL_RIGHT)))
-    write(folder, "bob.attempt.yaml", attempt_for(pack, "bob", {
-        "q-single": "w1", "q-multi": ["m1", "x1"], "q-order": ["o2", "o1", "o3"],
-        "q-match": {"p1": "t1", "p2": "t2", "p3": "t3"}, "q-pilot": "r"}))
-    write(folder, "carol.attempt.yaml", attempt_for(pack, "carol", {"q-single": "r", "q-multi": ["m1"],
-                                                                     "q-pilot": "w2"}, seed=5))
+    write_trio(folder, pack)
     write(folder, "erin.attempt.yaml", attempt_for(pack, "erin", {"q-single": "r"}, pack_hash="f" * 64))
     write(folder, "zz-alice.attempt.yaml", attempt_for(pack, "alice", {"q-single": "w1"}))
     write(folder, "odd.attempt.yaml", attempt_for(pack, "=cmd|x/y", {"q-single": "r"}))
