@@ -110,7 +110,6 @@ class RunParts:
     supported: bool = True
     timeline: Table | None = None
     bill: Table | None = None
-    total: str = "0"  # the bill's total, as the engine wrote it
 
     def renderable(self) -> Group:
         """The whole panel: heading, requirements, key facts, timeline and bill, a blank line apart."""
@@ -147,7 +146,7 @@ def run_parts(key: str, run: dict, heading: str) -> RunParts:
         reason = out.get("reason") or out.get("kind") or "not simulated"
         what = "The simulation failed" if out.get("kind") == "internal-error" else "Not simulated yet"
         head.append(f"\n{what}: {reason}", style="not bold italic yellow")
-        return RunParts(head, reqs, supported=False, total=str((out.get("bill") or {}).get("total", "0")))
+        return RunParts(head, reqs, supported=False)
     parts: list[RenderableType] = []
     facts = out.get("facts", {})
     rows = [(f, facts[f]) for f in KEY_FACTS if f in facts and facts[f] not in (None, 0, 0.0, False)
@@ -184,7 +183,7 @@ def run_parts(key: str, run: dict, heading: str) -> RunParts:
         parts.append(Text("\n".join(f"• {n}" for n in notes[:8]), style="yellow"))
     return RunParts(head, reqs, Group(*_spaced(parts)) if parts else None,
                     timeline=timeline_table(out.get("timeline", []), limit=30, title="Timeline (virtual time)"),
-                    bill=bill_table(out.get("bill"), title="Bill"), total=str((out.get("bill") or {}).get("total", "0")))
+                    bill=bill_table(out.get("bill"), title="Bill"))
 
 
 def _requirements(run: dict) -> Text | None:
@@ -378,7 +377,7 @@ class RunPanel(Static):
     @property
     def total(self) -> str:
         """The run's bill total (the exact string the engine's bill has)."""
-        return self.parts.total
+        return str((self.run.get("outcome", {}).get("bill") or {}).get("total", "0"))
 
 
 class OutcomeView(Vertical):
