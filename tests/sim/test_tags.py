@@ -42,3 +42,11 @@ def test_describe_training_job_has_kms_key_and_builtin_metric_definitions(eng, s
     defs = d["AlgorithmSpecification"]["MetricDefinitions"]
     assert {"validation:auc", "train:rmse"} <= {m["Name"] for m in defs}
     assert all(m["Regex"] for m in defs)
+
+
+def test_a_malformed_list_tags_token_is_a_validation_error(eng, sm, s3):
+    arn = sm.create_training_job(**training_request(eng))["TrainingJobArn"]
+    with pytest.raises(ClientError) as e:
+        sm.list_tags(ResourceArn=arn, NextToken="not-a-token")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"] == "Invalid pagination token."

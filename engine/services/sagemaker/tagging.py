@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import validation
+from engine.services.sagemaker import listing
 
 MAX_TAGS = 50
 
@@ -58,13 +59,8 @@ class Tagging:
 
     def list_tags(self, req: dict, call) -> dict:
         tags = self._resource(req["ResourceArn"])
-        items = [{"Key": k, "Value": v} for k, v in tags.items()]
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 50)
-        out: dict[str, Any] = {"Tags": items[start:start + limit]}
-        if start + limit < len(items):
-            out["NextToken"] = str(start + limit)
-        return out
+        items, more = listing.page([{"Key": k, "Value": v} for k, v in tags.items()], req, default=50)
+        return {"Tags": items, **more}
 
     def delete_tags(self, req: dict, call) -> dict:
         tags = self._resource(req["ResourceArn"])
