@@ -21,3 +21,12 @@ def test_list_training_jobs_filters_sorts_and_pages(eng, sm, s3):
     with pytest.raises(ClientError) as e:
         sm.list_training_jobs(NextToken="not-a-token")
     assert e.value.response["Error"]["Message"] == "Invalid pagination token."
+
+
+@pytest.mark.parametrize("operation", ["list_domains", "list_user_profiles", "list_apps", "list_notebook_instances",
+                                       "list_notebook_instance_lifecycle_configs", "list_workteams"])
+def test_every_list_refuses_a_malformed_token_alike(sm, operation):
+    with pytest.raises(ClientError) as e:
+        getattr(sm, operation)(NextToken="not-a-token")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"] == "Invalid pagination token."

@@ -273,12 +273,8 @@ class Labeling:
             teams.sort(key=lambda t: (t.created, t.name))
         if req.get("SortOrder", "Ascending") == "Descending":
             teams.reverse()
-        start = int(req.get("NextToken") or 0)
-        limit = req.get("MaxResults", 10)
-        out: dict[str, Any] = {"Workteams": [self._team_view(t) for t in teams[start:start + limit]]}
-        if start + limit < len(teams):
-            out["NextToken"] = str(start + limit)
-        return out
+        page, more = listing.page(teams, req)
+        return {"Workteams": [self._team_view(t) for t in page], **more}
 
     def _workforce(self, arn: str) -> wf.Workforce:
         parts = wf.parse_workteam_arn(arn)

@@ -26,7 +26,7 @@ from typing import Any
 from engine import timing
 from engine.errors import validation
 from engine.pricing import hourly_price, instance_spec, unit_price
-from engine.services.sagemaker import access
+from engine.services.sagemaker import access, listing
 
 LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 #: A lifecycle script that runs longer than this fails the create or start.
@@ -257,12 +257,11 @@ class Notebooks:
         keyf = {"Name": lambda c: c.name, "CreationTime": lambda c: (c.created, c.name),
                 "LastModifiedTime": lambda c: (c.last_modified, c.name)}[req.get("SortBy", "CreationTime")]
         items.sort(key=keyf, reverse=req.get("SortOrder", "Ascending") == "Descending")
-        page, token = _page(items, req)
+        page, more = listing.page(items, req)
         out: dict[str, Any] = {"NotebookInstanceLifecycleConfigs": [
             {"NotebookInstanceLifecycleConfigName": c.name, "NotebookInstanceLifecycleConfigArn": c.arn,
              "CreationTime": at(c.created), "LastModifiedTime": at(c.last_modified)} for c in page]}
-        if token:
-            out["NextToken"] = token
+        out.update(more)
         return out
 
     # -- notebook instances ----------------------------------------------------------------------
@@ -453,7 +452,7 @@ class Notebooks:
         keyf = {"Name": lambda n: n.name, "CreationTime": lambda n: (n.created, n.name),
                 "Status": lambda n: (n.status, n.name)}[req.get("SortBy", "Name")]
         items.sort(key=keyf, reverse=req.get("SortOrder", "Ascending") == "Descending")
-        page, token = _page(items, req)
+        page, more = listing.page(items, req)
         rows = []
         for n in page:
             row = {"NotebookInstanceName": n.name, "NotebookInstanceArn": n.arn, "NotebookInstanceStatus": n.status,
@@ -468,8 +467,7 @@ class Notebooks:
                     row[out_key] = n.request[key]
             rows.append(row)
         out: dict[str, Any] = {"NotebookInstances": rows}
-        if token:
-            out["NextToken"] = token
+        out.update(more)
         return out
 
     def stop_notebook_instance(self, req: dict, call) -> dict:
@@ -557,9 +555,3 @@ class Notebooks:
         token = hashlib.sha256(f"{self.world.seed}|{nb.arn}|{self.clock.seconds}|{seconds}".encode()).hexdigest()
         return {"AuthorizedUrl": f"https://{nb.url}?authToken={token}"}
 
-
-def _page(items: list, req: dict) -> tuple[list, str | None]:
-    start = int(req.get("NextToken") or 0)
-    limit = req.get("MaxResults", 10)
-    token = str(start + limit) if start + limit < len(items) else None
-    return items[start:start + limit], token

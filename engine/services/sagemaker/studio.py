@@ -18,6 +18,7 @@ from typing import Any
 from engine import timing
 from engine.errors import ServiceError, validation
 from engine.pricing import hourly_price, instance_spec
+from engine.services.sagemaker import listing
 
 SYSTEM = "system"
 #: What ``system`` means for a KernelGateway app, and its default instance type.
@@ -187,13 +188,12 @@ class Studio:
 
     def list_domains(self, req: dict, call) -> dict:
         items = sorted(self.domains.values(), key=lambda d: (d.created, d.id))
-        page, token = _page(items, req)
+        page, more = listing.page(items, req)
         out: dict[str, Any] = {"Domains": [
             {"DomainArn": d.arn, "DomainId": d.id, "DomainName": d.name, "Status": d.status,
              "CreationTime": self.clock.at(d.created), "LastModifiedTime": self.clock.at(d.last_modified),
              "Url": d.url} for d in page]}
-        if token:
-            out["NextToken"] = token
+        out.update(more)
         return out
 
     def delete_domain(self, req: dict, call) -> dict:
@@ -252,13 +252,12 @@ class Studio:
         keyf = {"CreationTime": lambda p: (p.created, p.name),
                 "LastModifiedTime": lambda p: (p.last_modified, p.name)}[req.get("SortBy", "CreationTime")]
         items.sort(key=keyf, reverse=req.get("SortOrder", "Ascending") == "Descending")
-        page, token = _page(items, req)
+        page, more = listing.page(items, req)
         out: dict[str, Any] = {"UserProfiles": [
             {"DomainId": p.domain, "UserProfileName": p.name, "Status": p.status,
              "CreationTime": self.clock.at(p.created), "LastModifiedTime": self.clock.at(p.last_modified)}
             for p in page]}
-        if token:
-            out["NextToken"] = token
+        out.update(more)
         return out
 
     def delete_user_profile(self, req: dict, call) -> dict:
@@ -381,13 +380,12 @@ class Studio:
         if req.get("SpaceNameEquals"):
             items = []
         items.sort(key=lambda a: (a.created, a.arn), reverse=req.get("SortOrder", "Ascending") == "Descending")
-        page, token = _page(items, req)
+        page, more = listing.page(items, req)
         out: dict[str, Any] = {"Apps": [
             {"DomainId": a.domain, "UserProfileName": a.profile, "AppType": a.type, "AppName": a.name,
              "Status": a.status, "CreationTime": self.clock.at(a.created),
              "ResourceSpec": {"InstanceType": a.instance_type}} for a in page]}
-        if token:
-            out["NextToken"] = token
+        out.update(more)
         return out
 
     def delete_app(self, req: dict, call) -> dict:
@@ -406,9 +404,3 @@ class Studio:
         self.clock.start(self._later(APP_DELETE_SECONDS, deleted))
         return {}
 
-
-def _page(items: list, req: dict) -> tuple[list, str | None]:
-    start = int(req.get("NextToken") or 0)
-    limit = req.get("MaxResults", 10)
-    token = str(start + limit) if start + limit < len(items) else None
-    return items[start:start + limit], token
