@@ -569,6 +569,39 @@ class XGBoostTrainer(PickledState, Trainer):
         self.total_units = r
         self._after_restore()
 
+    @trainer_method
+    def state_at(self, unit: int, record: dict[str, float]) -> bytes | None:
+        """The ``state()`` this training had after round ``unit`` (before the rounds that followed),
+        derived from the trained model instead of refitted; None where that cannot be exact.
+
+        ``record`` is the metrics this training reported for round ``unit``. A model after round k
+        is the first k trees of the model after round n, and scikit-learn's estimator pickles the
+        same once they are cut (as ``_truncate`` cuts at an early stop), except for the random
+        generator of column sampling, which later rounds advance: so only without column sampling
+        and without early stopping (whose best-round bookkeeping depends on the stopping metric's
+        history). The rest of the state is the round's counters and metrics, the train metrics
+        evaluated once over the whole training set as every ``fit_until`` does at its end.
+        """
+        est = self.estimator
+        hp = self.hp
+        columns = hp["colsample_bytree"] * hp["colsample_bylevel"] * hp["colsample_bynode"]
+        if (est is None or self.stopped_early or hp["early_stopping_rounds"] is not None or columns < 1
+                or not 0 < unit <= self.done_units or len(getattr(est, "_predictors", ())) < unit):
+            return None
+        cut = type(est).__new__(type(est))
+        cut.__dict__.update(est.__dict__)
+        cut._predictors = est._predictors[:unit]
+        cut.train_score_ = np.asarray(est.train_score_)[:unit + 1]
+        cut.max_iter = unit
+        classes = getattr(est, "classes_", np.zeros(0))
+        last = dict(record)
+        last.update(metrics.finite({f"train:{k}": v for k, v in _evaluate(
+            self.metric_names, self.kind, self.objective == "binary:hinge", self.y, _full_raw(cut, self.x),
+            classes).items()}))
+        values = {"done_units": unit, "total_units": int(hp["num_round"]), "estimator": cut, "last_metrics": last,
+                  "best_score": None, "best_round": 0, "stopped_early": False}
+        return dumps("state", self._algorithm_name, {a: values[a] for a in self._state_attrs})
+
     def _after_restore(self) -> None:
         self._train_raw.reset()
         if self._val_raw is not None:

@@ -65,12 +65,13 @@ class Stats:
     row_memo_off: int = 0  # models whose self-check disagreed (the memo switched itself off for them)
     replayed: int = 0  # trainers that replayed a recorded training
     materialized: int = 0  # real trainers brought to a unit a replay needed (a checkpoint, a partial model)
+    derived: int = 0  # checkpoint states cut from a recorded final model instead (no refit)
     stored: int = 0  # trainings recorded
 
     def as_dict(self) -> dict[str, int]:
         return {"live": self.live, "replayed": self.replayed, "materialized": self.materialized,
-                "stored": self.stored, "rows_predicted": self.rows_predicted, "rows_replayed": self.rows_replayed,
-                "row_memo_off": self.row_memo_off}
+                "derived": self.derived, "stored": self.stored, "rows_predicted": self.rows_predicted,
+                "rows_replayed": self.rows_replayed, "row_memo_off": self.row_memo_off}
 
 
 @dataclass
@@ -130,7 +131,7 @@ def clear() -> None:
         _digests.clear()
         _states.clear()
         _state_bytes.clear()
-        stats.live = stats.replayed = stats.materialized = stats.stored = 0
+        stats.live = stats.replayed = stats.materialized = stats.derived = stats.stored = 0
         stats.rows_predicted = stats.rows_replayed = stats.row_memo_off = 0
 
 
@@ -368,8 +369,23 @@ class MemoTrainer:
         with _lock:
             data = _state_bytes.get((self._key, n))
         if data is None:
+            data = self._derived_state(n)
+        if data is None:
             data = self._materialized().state()
-            _remember_state(self._key, n, data)
+        _remember_state(self._key, n, data)
+        return data
+
+    def _derived_state(self, n: int) -> bytes | None:
+        """The state at unit ``n`` cut from the recorded training's final model, for trainers that can
+        (``state_at``: XGBoost without column sampling or early stopping), instead of refitting to n."""
+        entry = self._entry
+        assert entry is not None
+        state_at = getattr(entry.trainer, "state_at", None)
+        if state_at is None or not 0 < n <= len(entry.records) or entry.records[n - 1].unit != n:
+            return None
+        data = state_at(n, entry.records[n - 1].metrics)
+        if data is not None:
+            stats.derived += 1
         return data
 
     def restore(self, state: bytes) -> None:

@@ -168,3 +168,40 @@ def test_per_round_metrics_without_scikit_learn_private_api(monkeypatch):
         assert a.metrics.keys() == b.metrics.keys()
         for k in a.metrics:
             assert a.metrics[k] == pytest.approx(b.metrics[k], rel=1e-9, abs=1e-12), k
+
+
+@pytest.mark.parametrize("raw, data", [
+    ({"num_round": "12", "objective": "binary:logistic", "eval_metric": "auc,logloss"}, "binary"),
+    ({"num_round": "9", "objective": "multi:softprob", "num_class": "3"}, "multi"),
+    ({"num_round": "10", "objective": "reg:squarederror", "max_depth": "3"}, "regression"),
+])
+def test_a_state_cut_from_the_final_model_is_the_state_a_training_had(raw, data):
+    from sklearn.datasets import load_breast_cancer
+
+    loader = {"binary": load_breast_cancer, "multi": load_iris, "regression": load_diabetes}[data]
+    x, y = loader(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y, cut = x[order], y[order], len(y) * 2 // 3
+    channels = {"train": channel("train", csv_bytes(x[:cut], y[:cut]), "text/csv"),
+                "validation": channel("validation", csv_bytes(x[cut:], y[cut:]), "text/csv")}
+    final, records = _train(raw, channels)
+    for unit in (1, 4, final.total_units - 1, final.total_units):
+        partial = XGB.trainer(XGB.parse_hyperparameters(raw), channels, None, 3, 1)
+        partial.fit_until(unit)
+        assert final.state_at(unit, records[unit - 1].metrics) == partial.state()
+    # resumed from a cut state, the training ends where the straight one did
+    resumed = XGB.trainer(XGB.parse_hyperparameters(raw), channels, None, 3, 1)
+    resumed.restore(final.state_at(4, records[3].metrics))
+    assert resumed.fit_until(final.total_units)[-1].metrics == records[-1].metrics
+    assert resumed.model().to_bytes() == final.model().to_bytes()
+
+
+@pytest.mark.parametrize("extra", [{"colsample_bytree": "0.5"}, {"early_stopping_rounds": "3"}])
+def test_no_state_is_cut_where_later_rounds_changed_it(extra):
+    x, y = load_iris(return_X_y=True)
+    x, y = x[::2], y[::2]  # 75 rows, 25 of each class; odd rows train, even rows validate
+    raw = {"num_round": "8", "objective": "multi:softmax", "num_class": "3", **extra}
+    channels = {"train": channel("train", csv_bytes(x[1::2], y[1::2]), "text/csv"),
+                "validation": channel("validation", csv_bytes(x[::2], y[::2]), "text/csv")}
+    final, records = _train(raw, channels)
+    assert final.state_at(3, records[2].metrics) is None

@@ -129,3 +129,34 @@ def test_outside_the_runtime_the_builtins_are_untouched():
     sm.create_training_job(**training_request(eng, output="s3://b/out"))
     assert wait(sm, "job-1")["TrainingJobStatus"] == "Completed"
     assert shared.stats.as_dict() == before
+
+
+def test_a_replayed_spot_trainings_checkpoints_are_cut_from_the_recorded_model(monkeypatch):
+    spot = plan({"train": {"spot": True, "checkpoints": True, "nominal_rows": 20000000}}, {"interrupt_spot": "10min"})
+
+    def checkpoints(steps) -> dict[str, bytes]:
+        from sagetutor.quiz.runner import run_plan
+
+        run = run_plan(steps, 7)
+        try:
+            s3 = run.client("s3")
+            out = {}
+            for b in s3.list_buckets()["Buckets"]:
+                for o in s3.list_objects_v2(Bucket=b["Name"]).get("Contents", []):
+                    if "checkpoint" in o["Key"]:
+                        out[f"{b['Name']}/{o['Key']}"] = s3.get_object(Bucket=b["Name"], Key=o["Key"])["Body"].read()
+            return out
+        finally:
+            run.close()
+
+    with monkeypatch.context() as m:  # no sharing: the checkpoints a real Spot training writes
+        m.setattr(shared, "active", contextlib.nullcontext)
+        real = checkpoints(spot)
+        real_outcome = _json(outcome.simulate(spot, 7))
+    assert real
+    shared.clear()
+    outcome.simulate(plan({"train": {"nominal_rows": 20000000}}), 7)  # on demand: recorded, no checkpoints
+    assert shared.stats.live == 1
+    assert checkpoints(spot) == real  # replayed, its checkpoints cut from the recorded final model
+    assert shared.stats.live == 1 and shared.stats.derived >= 1 and shared.stats.materialized == 0
+    assert _json(outcome.simulate(spot, 7)) == real_outcome
