@@ -186,17 +186,32 @@ class S3:
 
         Recorded as a security fact; ``on_behalf_of`` names the job or endpoint the request serves.
         """
-        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
-        b = self.buckets.get(bucket)
-        rp = [b.policy] if b is not None and b.policy else []
+        return self.authorizer(principal, action, context=context, on_behalf_of=on_behalf_of)(bucket, key)
+
+    def authorizer(self, principal: str, action: str, context: dict | None = None, on_behalf_of: str | None = None):
+        """``authorize`` for many objects at once, ``(bucket, key) -> Decision``, each request recorded as
+        ``authorize`` records it: a job reading thousands of objects has its policies' principal, action and
+        conditions decided once per bucket (``policy.evaluator``), only their resources per object."""
         from engine.authz import principal_arn
 
         ctx = {"aws:PrincipalArn": principal_arn(principal), **(context or {})}
-        d = self._iam.authorize(principal, action, resource, resource_policies=rp, context=ctx)
-        if self.world is not None:
-            self.world.security.record_access(AccessRecord(self._clock.seconds, principal, action, resource,
-                                                           d.allowed, d.reason, on_behalf_of))
-        return d
+        per_bucket: dict[str, Any] = {}
+
+        def decide(bucket: str, key: str | None = None):
+            resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+            evaluate = per_bucket.get(bucket)
+            if evaluate is None:
+                b = self.buckets.get(bucket)
+                rp = [b.policy] if b is not None and b.policy else []
+                evaluate = per_bucket[bucket] = self._iam.authorizer(principal, action, resource_policies=rp,
+                                                                     context=ctx)
+            d = evaluate(resource)
+            if self.world is not None:
+                self.world.security.record_access(AccessRecord(self._clock.seconds, principal, action, resource,
+                                                               d.allowed, d.reason, on_behalf_of))
+            return d
+
+        return decide
 
     def authorize_call(self, principal: str, action: str, resource: str, params: dict, context: dict):
         """For the caller's own S3 calls: the bucket policy takes part in the decision (engine.authz)."""

@@ -7,7 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from engine.services.iam.policy import evaluate, trusts
+from engine.services.iam import policy
+from engine.services.iam.policy import evaluate, evaluator, trusts
 
 BUCKET_OBJ = "arn:aws:s3:::data-bucket/train/part-0.csv"
 
@@ -92,6 +93,26 @@ def test_not_action_and_not_resource():
     assert evaluate("s3:GetObject", BUCKET_OBJ, identity_policies=[pol]).allowed
     assert not evaluate("iam:CreateRole", "*", identity_policies=[pol]).allowed
     assert not evaluate("s3:GetObject", "arn:aws:s3:::secret/k", identity_policies=[pol]).allowed
+
+
+def test_an_evaluator_over_many_objects_decides_each_as_evaluate_does(monkeypatch):
+    identity = [ALLOW_S3_READ, doc({"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:GetObject",
+                                    "Resource": "arn:aws:s3:::data-bucket/secret/*",
+                                    "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}})]
+    bucket = [doc({"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                   "NotResource": ["arn:aws:s3:::data-bucket/train/*", "arn:aws:s3:::data-bucket/secret/*"]})]
+    keys = [f"arn:aws:s3:::data-bucket/{k}" for k in ("train/a.csv", "secret/b.csv", "test/c.csv", "train/d.csv")]
+    kwargs = dict(identity_policies=identity, resource_policies=bucket, principal="arn:aws:iam::1:role/r",
+                  context={"aws:SourceVpce": "vpce-2"})
+    expected = [evaluate("s3:GetObject", k, **kwargs) for k in keys]
+    assert [(d.allowed, d.explicit_deny, d.statement_sid) for d in expected] == [
+        (True, False, None), (False, True, "NoSecrets"), (False, True, None), (True, False, None)]
+    calls = []
+    holds = policy._conditions_hold
+    monkeypatch.setattr(policy, "_conditions_hold", lambda block, ctx: calls.append(block) or holds(block, ctx))
+    decide = evaluator("s3:GetObject", **kwargs)
+    assert [decide(k) for k in keys] == expected
+    assert len(calls) == 3  # each statement's conditions decided once, not once per object
 
 
 def test_trust_policy_must_name_the_service():

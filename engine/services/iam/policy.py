@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -182,8 +182,8 @@ def _conditions_hold(block: dict[str, Any] | None, context: dict[str, Any]) -> b
     return True
 
 
-def _statement_applies(st: dict[str, Any], action: str, resource: str, context: dict[str, Any],
-                       principal: str | None) -> bool:
+def _applies_to(st: dict[str, Any], action: str, principal: str | None) -> bool:
+    """The statement's Principal/NotPrincipal (resource policies only) and Action/NotAction."""
     if principal is not None and ("Principal" in st or "NotPrincipal" in st):
         if "Principal" in st and not _principal_matches(st["Principal"], principal):
             return False
@@ -191,13 +191,7 @@ def _statement_applies(st: dict[str, Any], action: str, resource: str, context: 
             return False
     if "Action" in st and not _matches_any(_as_list(st["Action"]), action, case=False):
         return False
-    if "NotAction" in st and _matches_any(_as_list(st["NotAction"]), action, case=False):
-        return False
-    if "Resource" in st and not _matches_any(_as_list(st["Resource"]), resource, case=True):
-        return False
-    if "NotResource" in st and _matches_any(_as_list(st["NotResource"]), resource, case=True):
-        return False
-    return _conditions_hold(st.get("Condition"), context)
+    return not ("NotAction" in st and _matches_any(_as_list(st["NotAction"]), action, case=False))
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,25 +202,63 @@ def evaluate(action: str, resource: str, *, identity_policies: Iterable[dict[str
              resource_policies: Iterable[dict[str, Any]] = (), principal: str | None = None,
              context: dict[str, Any] | None = None) -> Decision:
     """Decide ``action`` on ``resource`` for a principal of the resource's own account."""
+    return evaluator(action, identity_policies=identity_policies, resource_policies=resource_policies,
+                     principal=principal, context=context)(resource)
+
+
+def evaluator(action: str, *, identity_policies: Iterable[dict[str, Any]] = (),
+              resource_policies: Iterable[dict[str, Any]] = (), principal: str | None = None,
+              context: dict[str, Any] | None = None) -> Callable[[str], Decision]:
+    """``evaluate`` for one action, principal and context over many resources (a job reading
+    thousands of objects): each statement's principal, action and condition parts, which do not
+    depend on the resource, are decided once, when first needed, and only its Resource and
+    NotResource are matched per resource. Decisions, and errors, are those of ``evaluate``."""
     context = context or {}
-    allow_sid: str | None = None
-    allowed = False
-    for kind, docs, who in (("identity-based", identity_policies, None), ("resource-based", resource_policies, principal)):
-        for doc in docs:
-            for st in statements(doc):
-                if not _statement_applies(st, action, resource, context, who if kind == "resource-based" else None):
-                    continue
-                if st.get("Effect") == "Deny":
-                    article = "an" if kind.startswith("identity") else "a"
-                    return Decision(False, True, f"an explicit deny in {article} {kind} policy", st.get("Sid"))
-                if st.get("Effect") == "Allow" and not allowed:
-                    if kind == "resource-based" and "Principal" in st and \
-                            _principal_match(st["Principal"], principal or "") == "account":
-                        continue  # naming the account delegates to its IAM policies; it grants nothing itself
-                    allowed, allow_sid = True, st.get("Sid")
-    if allowed:
-        return Decision(True, False, "allowed", allow_sid)
-    return Decision(False, False, "no identity-based policy allows")
+    flat = [(kind, st, who) for kind, docs, who in (("identity-based", identity_policies, None),
+                                                     ("resource-based", resource_policies, principal))
+            for doc in docs for st in statements(doc)]
+    applies: list[bool | None] = [None] * len(flat)
+    holds: list[bool | None] = [None] * len(flat)
+    resources: list[tuple[Any, Any] | None] = [None] * len(flat)  # (Resource, NotResource) as _any_of gives them
+
+    def covers(i: int, resource: str) -> bool:
+        pair = resources[i]
+        if pair is None:
+            st = flat[i][1]
+            pair = resources[i] = tuple(_any_of(tuple(_as_list(st[k])), True) if k in st else None
+                                        for k in ("Resource", "NotResource"))
+        rx, not_rx = pair
+        if rx is not None and rx is not True and not (rx and rx.match(resource)):
+            return False
+        return not_rx is None or not_rx is False or not (not_rx is True or not_rx.match(resource))
+
+    def decide(resource: str) -> Decision:
+        allow_sid: str | None = None
+        allowed = False
+        for i, (kind, st, who) in enumerate(flat):
+            ok = applies[i]
+            if ok is None:
+                ok = applies[i] = _applies_to(st, action, who)
+            if not ok or not covers(i, resource):
+                continue
+            ok = holds[i]
+            if ok is None:
+                ok = holds[i] = _conditions_hold(st.get("Condition"), context)
+            if not ok:
+                continue
+            if st.get("Effect") == "Deny":
+                article = "an" if kind.startswith("identity") else "a"
+                return Decision(False, True, f"an explicit deny in {article} {kind} policy", st.get("Sid"))
+            if st.get("Effect") == "Allow" and not allowed:
+                if kind == "resource-based" and "Principal" in st and \
+                        _principal_match(st["Principal"], principal or "") == "account":
+                    continue  # naming the account delegates to its IAM policies; it grants nothing itself
+                allowed, allow_sid = True, st.get("Sid")
+        if allowed:
+            return Decision(True, False, "allowed", allow_sid)
+        return Decision(False, False, "no identity-based policy allows")
+
+    return decide
 
 
 def trusts_principal(trust_policy: dict[str, Any], principal: str, account: str) -> bool:

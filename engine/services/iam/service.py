@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -126,8 +127,13 @@ class IAM:
 
     def authorize(self, principal: str, action: str, resource: str, *, resource_policies: list[dict] | None = None,
                   context: dict | None = None) -> policy.Decision:
-        return policy.evaluate(action, resource, identity_policies=self.identity_policies(principal),
-                               resource_policies=resource_policies or [], principal=principal, context=context)
+        return self.authorizer(principal, action, resource_policies=resource_policies, context=context)(resource)
+
+    def authorizer(self, principal: str, action: str, *, resource_policies: list[dict] | None = None,
+                   context: dict | None = None) -> Callable[[str], policy.Decision]:
+        """``authorize`` for many resources at once (see ``policy.evaluator``)."""
+        return policy.evaluator(action, identity_policies=self.identity_policies(principal),
+                                resource_policies=resource_policies or [], principal=principal, context=context)
 
     def session_arn(self, role_arn: str, session: str = "SageMaker") -> str:
         """The assumed-role ARN a job's requests carry (what AccessDenied messages name)."""

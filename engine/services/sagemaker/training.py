@@ -616,8 +616,9 @@ class Training:
                                              principal, net, job.arn)
             except inputs.InputError as e:
                 raise _Failed(f"ClientError: {e}") from None
+            get_object = s3.authorizer(principal, "s3:GetObject", context=net, on_behalf_of=job.arn)
             for obj_bucket, key, _ in listed:
-                d = s3.authorize(principal, "s3:GetObject", obj_bucket, key, context=net, on_behalf_of=job.arn)
+                d = get_object(obj_bucket, key)
                 if not d.allowed:
                     raise _Failed("ClientError: " + inputs.denied(principal, "s3:GetObject",
                                                                   f"arn:aws:s3:::{obj_bucket}/{key}", d))
