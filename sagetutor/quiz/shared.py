@@ -44,6 +44,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagetutor.quiz import binning
+
 #: Remembered trainings per process (each holds its model and the real trainer's data).
 MAX_ENTRIES = 128
 #: Digests of channel objects, by the identity of their bytes (the dataset bucket's objects are
@@ -133,6 +135,7 @@ def clear() -> None:
         _state_bytes.clear()
         stats.live = stats.replayed = stats.materialized = stats.derived = stats.stored = 0
         stats.rows_predicted = stats.rows_replayed = stats.row_memo_off = 0
+    binning.clear()
 
 
 def entries() -> int:
@@ -166,6 +169,7 @@ def install() -> None:
         xgb = BUILTINS.get("xgboost")
         if xgb is not None:
             xgb.load_model = _row_memo_loader(type(xgb).load_model.__get__(xgb))
+        binning.install(_active.get)
         _installed = True
 
 
