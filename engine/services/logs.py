@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from engine.errors import ServiceError
 
@@ -47,6 +48,20 @@ class Logs:
             s = g.streams[stream] = Stream(stream, now)
         ts = now if at_seconds is None else _ms(self._clock.at(at_seconds))
         s.events.append((ts, now, message))
+
+    def write_many(self, group: str, stream: str, lines: list[tuple[datetime, str]]) -> None:
+        """``write`` of each ``(when, message)`` in order, at the virtual instant ``when`` (a job's log of many
+        epochs at once)."""
+        if not lines:
+            return
+        g = self.groups.get(group)
+        now = _ms(self._clock.now)
+        if g is None:
+            g = self.groups[group] = Group(group, now)
+        s = g.streams.get(stream)
+        if s is None:
+            s = g.streams[stream] = Stream(stream, now)
+        s.events.extend((int(when.timestamp() * 1000), now, message) for when, message in lines)
 
     def lines(self, group: str, stream_prefix: str = "") -> list[str]:
         g = self.groups.get(group)

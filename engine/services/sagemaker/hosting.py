@@ -884,10 +884,13 @@ class Hosting:
             result.error("ValidationError", n)
             return result
         times = np.asarray(times, dtype=np.float64)
-        sizes = np.fromiter((len(b) for b in bodies), dtype=np.int64, count=n)
+        sizes = np.fromiter(map(len, bodies), dtype=np.int64, count=n)
         ok = sizes <= self._payload_limit(ep)
-        result.error("ValidationError", int(n - ok.sum()))
+        refused = int(n - ok.sum())
+        result.error("ValidationError", refused)
         rng = np.random.default_rng(ep.rng.getrandbits(64))
+        if len(ep.variants) == 1 and not refused and ep.variants[0].serving.multi_model is None:
+            return self._invoke_one_variant(ep, bodies, times, sizes, content_type, accept, rng, result)
         if len(ep.variants) == 1:
             route = np.zeros(n, dtype=np.int64)
         else:
@@ -928,12 +931,44 @@ class Hosting:
                     hook(inv)
         return result
 
+    def _invoke_one_variant(self, ep: Endpoint, bodies: list[bytes], times: np.ndarray, sizes: np.ndarray,
+                            content_type: str, accept: str, rng: np.random.Generator, result: BatchResult
+                            ) -> BatchResult:
+        """``invoke_many``'s common case, the same steps with less bookkeeping: one variant (no routing draw),
+        every body within the payload limit, no multi-model container."""
+        v = ep.variants[0]
+        answered, out_type = self._predict_rows(ep, v, bodies, content_type, accept, result)
+        if all(r is not None for r in answered):
+            done = None
+            responses: list = answered
+        else:
+            done = [i for i, r in enumerate(answered) if r is not None]
+            responses = [answered[i] for i in done]
+        if not responses:
+            return result
+        latency = self._account_many(ep, v, times if done is None else times[done],
+                                     sizes if done is None else sizes[done], responses, rng)
+        result.answered = len(responses)
+        result.latencies_ms = latency.tolist()
+        hooks = self._hooks_for(ep.name)
+        if hooks:
+            seq = ep.invocations - len(responses)
+            stamps = (times if done is None else times[done]).tolist()
+            order = range(len(bodies)) if done is None else done
+            for j, (i, r, lat) in enumerate(zip(order, responses, result.latencies_ms, strict=True)):
+                inv = Invocation(ep.name, v.name, f"{ep.name}-{seq + j + 1:08d}", stamps[j], bodies[i],
+                                 content_type, r, out_type, lat)
+                for hook in hooks:
+                    hook(inv)
+        return result
+
     def _predict_rows(self, ep: Endpoint, v: Variant, bodies: list[bytes], content_type: str, accept: str,
                       result: BatchResult) -> tuple[list[bytes | None], str]:
         """One predict call for all the rows; per row only when the batch cannot be split back."""
-        if not any(b"\n" in b for b in bodies):
+        joined = b"\n".join(bodies)
+        if joined.count(b"\n") == len(bodies) - 1:  # no body holds a line break of its own
             try:
-                out, out_type = v.serving.predict(b"\n".join(bodies), content_type, accept)
+                out, out_type = v.serving.predict(joined, content_type, accept)
                 parts = out.split(b"\n")
                 if parts and parts[-1] == b"":
                     parts.pop()
@@ -978,8 +1013,13 @@ class Hosting:
         if not v.serverless:
             per_instance = 1 / max(v.count, 1)
             series.insert(1, ("InvocationsPerInstance", np.full(k, per_instance), "Count"))
-            minutes, counts = np.unique((times // 60).astype(np.int64), return_counts=True)
-            for m, c in zip(minutes.tolist(), counts.tolist(), strict=True):
+            minute = (times // 60).astype(np.int64)
+            if minute.min() == minute.max():  # a traffic minute: one count
+                minutes, counts = [int(minute[0])], [k]
+            else:
+                found, tally = np.unique(minute, return_counts=True)
+                minutes, counts = found.tolist(), tally.tolist()
+            for m, c in zip(minutes, counts, strict=True):
                 v.per_minute[m] = v.per_minute.get(m, 0.0) + c * per_instance
         stamps = _timestamps(times)
         for metric, values, unit in series:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import simpy
@@ -115,6 +116,12 @@ class TrainingJob:
         return self.request["ResourceConfig"]["InstanceCount"]
 
 
+def _stamp(when: datetime) -> str:
+    """``when.strftime("%Y-%m-%d:%H:%M:%S")``, the timestamp of a training log line, without strftime's cost
+    (a line per epoch or boosting round)."""
+    return f"{when.year:04d}-{when.month:02d}-{when.day:02d}:{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+
+
 class Training:
     """The training-job half of the SageMaker backend."""
 
@@ -161,10 +168,11 @@ class Training:
         self.world.event(job.arn, "status", message, f"{job.status}/{secondary}")
 
     def _log(self, job: TrainingJob, message: str, instance: int = 1, at: float | None = None) -> None:
-        stream = f"{job.name}/algo-{instance}-{int(self.clock.at(job.created).timestamp())}"
         ts = self.clock.at(self.clock.seconds if at is None else at)
-        stamp = ts.strftime("%Y-%m-%d:%H:%M:%S")
-        self._logs().write(LOG_GROUP, stream, f"[{stamp}:INFO] {message}", at_seconds=at)
+        self._logs().write(LOG_GROUP, self._stream(job, instance), f"[{_stamp(ts)}:INFO] {message}", at_seconds=at)
+
+    def _stream(self, job: TrainingJob, instance: int = 1) -> str:
+        return f"{job.name}/algo-{instance}-{int(self.clock.at(job.created).timestamp())}"
 
     # -- validation at Create ----------------------------------------------------
     def _resolve_image(self, req: dict) -> images.Image:
@@ -679,18 +687,22 @@ class Training:
         cw = self._cw()
         dims = {"Host": f"{job.name}/algo-1"}
         series: dict[str, Any] = {}
+        lines: list[tuple[datetime, str]] = []
         for rec in records:
             at = t0 + (rec.unit - first) * per_unit
             if rec.metrics:
+                when = self.clock.at(at)
                 parts = " ".join(f"{k}={v:.6g}" for k, v in rec.metrics.items())
-                self._log(job, f"#metrics {unit_name}={rec.unit} {parts}", at=at)
-                ts = self.clock.at(at).timestamp()
+                lines.append((when, f"[{_stamp(when)}:INFO] #metrics {unit_name}={rec.unit} {parts}"))
+                ts = when.timestamp()
                 for k, v in rec.metrics.items():
                     sr = series.get(k)
                     if sr is None:
                         sr = series[k] = cw.series_for(METRIC_NAMESPACE, k, dims)
                     sr.points.append((ts, float(v)))
             job.units_done = rec.unit
+        if lines:
+            self._logs().write_many(LOG_GROUP, self._stream(job), lines)
 
     def _checkpoint_prefix(self, job: TrainingJob) -> tuple[str, str]:
         bucket, prefix = parse_uri(job.request["CheckpointConfig"]["S3Uri"])
