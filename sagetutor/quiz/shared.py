@@ -21,9 +21,12 @@ protocol (``engine/algorithms/base.py``: ``fit_until``, ``state``, ``restore``,
 * A later trainer with the same key replays: ``fit_until`` hands back the recorded units,
   ``model()`` and ``final_metrics()`` the recorded results. What the record does not hold - a
   checkpoint's bytes after unit n, a model stopped at unit n (MaxRuntimeExceeded, a tuning
-  job's early stop) - is computed by a real trainer brought to unit n from scratch, once per
-  (key, n) in the process, so a replay is byte-for-byte what a real trainer gives. A
-  ``restore`` of a state the memo did not make switches the trainer to a real one.
+  job's early stop) - is computed by a real trainer brought to unit n (from the latest state
+  the memo holds below n), once per (key, n) in the process, so a replay is byte-for-byte what
+  a real trainer gives; a checkpoint's state is cut from the final model instead where the
+  algorithm can do that exactly (``state_at``: XGBoost without column sampling or early
+  stopping). A ``restore`` of a state the memo did not make switches the trainer to a real one.
+  The bins of HistGradientBoosting's training sets are shared the same way (``binning``).
 
 Nothing here changes what an engine computes; it only avoids computing it twice. Outside
 ``active()`` (the engine's own tests, the demo) the built-ins behave exactly as before.

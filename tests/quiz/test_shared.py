@@ -160,3 +160,30 @@ def test_a_replayed_spot_trainings_checkpoints_are_cut_from_the_recorded_model(m
     assert checkpoints(spot) == real  # replayed, its checkpoints cut from the recorded final model
     assert shared.stats.live == 1 and shared.stats.derived >= 1 and shared.stats.materialized == 0
     assert _json(outcome.simulate(spot, 7)) == real_outcome
+
+
+def test_bins_are_fitted_once_per_training_set_and_models_pickle_alike():
+    import pickle
+
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from sagetutor.quiz import binning
+
+    x, y = make_classification(n_samples=600, n_features=8, random_state=0)
+
+    def fit(depth: int) -> bytes:
+        return pickle.dumps(HistGradientBoostingClassifier(max_iter=5, max_depth=depth, random_state=0).fit(x, y))
+
+    plain = [fit(2), fit(4)]  # outside the runtime: scikit-learn's own binning
+    shared.clear()
+    with shared.active():
+        first = fit(2)
+        assert binning.hits == 0
+        second = fit(4)  # other hyperparameters, the same rows: the bins are reused
+        assert binning.hits == 1
+    assert [first, second] == plain
+    x[0, 0] += 1.0  # other rows: binned anew
+    with shared.active():
+        fit(2)
+    assert binning.hits == 1
