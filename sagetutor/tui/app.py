@@ -116,6 +116,9 @@ class SageTutorApp(App[None]):
         for entry in self.usable_packs:
             entry.load()
         import sagetutor.quiz.runtime  # noqa: F401  (the runtime, the engine and its libraries)
+        from sagetutor.quiz import shared
+
+        shared.prewarm()  # the botocore clients the simulations share
 
         # What is loaded now (modules, the packs, Home) lives as long as the app: move it out of
         # the garbage collector's sight, or every full collection walks it again (hundreds of

@@ -187,3 +187,15 @@ def test_bins_are_fitted_once_per_training_set_and_models_pickle_alike():
     with shared.active():
         fit(2)
     assert binning.hits == 1
+
+
+def test_after_prewarm_a_plan_builds_no_botocore_client(monkeypatch):
+    import engine.protocol.client as protocol
+
+    monkeypatch.setattr(shared, "_free", [])  # an empty pool, as in a new process
+    shared.prewarm()
+    made = []
+    real = protocol.make_client
+    monkeypatch.setattr(protocol, "make_client", lambda service, *a, **k: made.append(service) or real(service, *a, **k))
+    outcome.simulate(plan({"train": {}}, {"deploy": {}}, {"invoke": 2}, {"traffic": {"per_minute": 5, "minutes": 3}}), 7)
+    assert made == []
