@@ -24,6 +24,8 @@ _trusted: set[str] = set()
 _lock = threading.Lock()
 _packed: OrderedDict[str, bytes] = OrderedDict()  # digest of the members -> archive bytes (the last few)
 _PACKED_MAX_BYTES = 32 * 1024 * 1024
+#: id of archive bytes -> (the bytes, manifest JSON, payload, other files): the last few unpacked
+_unpacked: OrderedDict[int, tuple[bytes, bytes, bytes, dict[str, bytes]]] = OrderedDict()
 
 
 class ArtifactError(ValueError):
@@ -83,8 +85,32 @@ def pack(kind: str, algorithm: str, payload: bytes, extra: dict | None = None, f
 def unpack(data: bytes, where: str = "the artifact") -> tuple[dict, bytes, dict[str, bytes]]:
     """Manifest, verified payload and other files of an archive ``pack`` wrote.
 
-    Raises ArtifactError naming ``where`` for anything else; never deserialises.
+    Raises ArtifactError naming ``where`` for anything else; never deserialises. The same archive
+    object is read again and again (every option of a quiz question deploys the same shared model
+    from its own engine's S3, which holds the bytes ``pack`` returned), so the last few archives
+    unpacked are remembered by the identity of their bytes: a repeat parses the manifest again and
+    checks the payload's trust, but does not decompress.
     """
+    with _lock:
+        hit = _unpacked.get(id(data))
+        if hit is not None and hit[0] is data:
+            _unpacked.move_to_end(id(data))
+    if hit is not None and hit[0] is data:
+        _, manifest_json, payload, files = hit
+        manifest = json.loads(manifest_json)
+        if not is_trusted(manifest["sha256"]):  # pragma: no cover - trust is never withdrawn
+            raise ArtifactError(f"{where} was not produced by this SageTutor engine")
+        return manifest, payload, dict(files)
+    manifest, payload, files, manifest_json = _unpack(data, where)
+    with _lock:
+        _unpacked[id(data)] = (data, manifest_json, payload, dict(files))  # the reference keeps the id
+        total = sum(len(v[0]) for v in _unpacked.values())
+        while total > _PACKED_MAX_BYTES and len(_unpacked) > 1:
+            total -= len(_unpacked.popitem(last=False)[1][0])
+    return manifest, payload, files
+
+
+def _unpack(data: bytes, where: str) -> tuple[dict, bytes, dict[str, bytes], bytes]:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
             raw = gz.read(512 * 1024 * 1024)
@@ -99,8 +125,9 @@ def unpack(data: bytes, where: str = "the artifact") -> tuple[dict, bytes, dict[
         raise ArtifactError(f"{where} is not a gzipped tar archive ({e})") from None
     if "manifest.json" not in files or "model.bin" not in files:
         raise ArtifactError(f"{where} was not written by SageTutor: it has no manifest.json and model.bin")
+    manifest_json = files.pop("manifest.json")
     try:
-        manifest = json.loads(files.pop("manifest.json"))
+        manifest = json.loads(manifest_json)
     except ValueError:
         raise ArtifactError(f"{where} has a manifest.json that is not JSON") from None
     payload = files.pop("model.bin")
@@ -113,4 +140,4 @@ def unpack(data: bytes, where: str = "the artifact") -> tuple[dict, bytes, dict[
         raise ArtifactError(
             f"{where} was not produced by this SageTutor engine; for safety only artifacts the engine "
             "wrote itself are loaded")
-    return manifest, payload, files
+    return manifest, payload, files, manifest_json

@@ -108,3 +108,16 @@ def test_model_data_the_engine_did_not_write_is_never_loaded(eng, sm, s3, model_
             sm.create_model(ModelName=f"m-{prefix}", ExecutionRoleArn=ROLE,
                             PrimaryContainer={"Image": eng.image_uri("xgboost"),
                                               "ModelDataUrl": f"s3://my-bucket/{prefix}/model.tar.gz"})
+
+
+def test_an_archive_read_again_is_not_decompressed_again(monkeypatch):
+    payload = b"model bytes " * 1000
+    archive = artifacts.pack("model", "xgboost", payload, {"note": [1, 2]}, files={"code/x.txt": b"x"})
+    manifest, got, files = artifacts.unpack(archive)
+    assert (got, files, manifest["note"], manifest["algorithm"]) == (payload, {"code/x.txt": b"x"}, [1, 2], "xgboost")
+    opened = []
+    real = artifacts.gzip.GzipFile
+    monkeypatch.setattr(artifacts.gzip, "GzipFile", lambda *a, **k: opened.append(1) or real(*a, **k))
+    again = artifacts.unpack(archive)  # the same bytes object: remembered
+    assert again == (manifest, payload, files) and again[0] is not manifest and opened == []
+    assert artifacts.unpack(bytes(bytearray(archive))) == again and opened == [1]  # equal bytes, another object

@@ -1014,8 +1014,11 @@ class Hosting:
             per_instance = 1 / max(v.count, 1)
             series.insert(1, ("InvocationsPerInstance", np.full(k, per_instance), "Count"))
             minute = (times // 60).astype(np.int64)
-            if minute.min() == minute.max():  # a traffic minute: one count
-                minutes, counts = [int(minute[0])], [k]
+            if k == 1 or bool((minute[1:] >= minute[:-1]).all()):  # in time order, as traffic sends them
+                cuts = (np.flatnonzero(minute[1:] != minute[:-1]) + 1).tolist()
+                starts, ends = [0, *cuts], [*cuts, k]
+                minutes = [int(minute[i]) for i in starts]
+                counts = [e - b for b, e in zip(starts, ends, strict=True)]
             else:
                 found, tally = np.unique(minute, return_counts=True)
                 minutes, counts = found.tolist(), tally.tolist()
