@@ -501,3 +501,20 @@ def test_unsupervised_sets_label_only_the_test_split(name: str, classes: set[flo
     if name == "anomaly":
         share = sum(row[0] for row in test) / len(test)
         assert 0.005 < share < 0.07
+
+
+def test_an_image_decoded_again_is_remembered_and_each_caller_gets_its_own_pixels(monkeypatch):
+    from engine.datasets import png
+
+    data = png.encode_png(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    first = png.decode_png(data)
+    calls = []
+    real = png._decode
+    monkeypatch.setattr(png, "_decode", lambda d: calls.append(d) or real(d))
+    again = png.decode_png(bytes(bytearray(data)))  # equal bytes: remembered
+    assert calls == [] and np.array_equal(again, first)
+    again[0, 0] = 255  # the caller's own array: the memo is untouched
+    assert png.decode_png(data)[0, 0] == 0
+    with pytest.raises(ValueError):
+        png.decode_png(data[:-5])  # damaged: decoded, refused, not remembered
+    assert len(calls) == 1

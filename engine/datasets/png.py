@@ -17,7 +17,9 @@ dependency, so this module covers exactly what the simulator needs:
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 
 import numpy as np
 
@@ -145,11 +147,38 @@ def _unfilter(raw: bytes, width: int, height: int, bpp: int) -> np.ndarray:
     return out
 
 
+#: Decoded images by their bytes (a labeling job or a training reads the same digits again in every
+#: engine of a quiz question), bounded by the pixels kept.
+_DECODED_MAX_PIXELS = 16 * 1024 * 1024
+_decoded: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_decoded_pixels = 0
+_decoded_lock = threading.Lock()
+
+
 def decode_png(data: bytes) -> np.ndarray:
     """Decode an 8-bit grayscale or RGB PNG into a 2-D ``uint8`` gray array.
 
-    RGB pixels become the rounded mean of their three channels.
+    RGB pixels become the rounded mean of their three channels. The last images decoded are
+    remembered by their bytes; each call returns an array of its own.
     """
+    global _decoded_pixels
+    key = bytes(data)
+    with _decoded_lock:
+        hit = _decoded.get(key)
+        if hit is not None:
+            _decoded.move_to_end(key)
+            return hit.copy()
+    image = _decode(key)
+    with _decoded_lock:
+        if key not in _decoded:
+            _decoded[key] = image.copy()
+            _decoded_pixels += image.size
+            while _decoded_pixels > _DECODED_MAX_PIXELS and _decoded:
+                _decoded_pixels -= _decoded.popitem(last=False)[1].size
+    return image
+
+
+def _decode(data: bytes) -> np.ndarray:
     chunks = _read_chunks(data)
     if chunks[0][0] != b"IHDR":
         raise ValueError("PNG does not start with IHDR")

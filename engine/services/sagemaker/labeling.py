@@ -175,14 +175,17 @@ class Labeling:
         self.world.services["logs"].write(LOG_GROUP, job.name, json.dumps(
             {"event-log-message": message, "labeling-job-name": job.name, "timestamp": stamp}))
 
-    def _read(self, role: str, uri: str) -> bytes:
-        """An S3 object read as the job's role; ServiceError (AWS's S3 codes) when it cannot be."""
+    def _read(self, role: str, uri: str, get_object: Any = None) -> bytes:
+        """An S3 object read as the job's role; ServiceError (AWS's S3 codes) when it cannot be.
+
+        ``get_object``: the role's ``S3.authorizer`` for s3:GetObject, when reading many objects."""
         bucket, key = parse_uri(uri)
         s3 = self._s3()
         principal = self._iam().session_arn(role, "SageMaker-GroundTruth")
         if bucket not in s3.buckets:
             raise ServiceError("NoSuchBucket", "The specified bucket does not exist", 404)
-        decision = s3.authorize(principal, "s3:GetObject", bucket, key)
+        decision = (get_object(bucket, key) if get_object is not None
+                    else s3.authorize(principal, "s3:GetObject", bucket, key))
         if not decision.allowed:
             raise ServiceError("AccessDenied", f"User: {principal} is not authorized to perform: s3:GetObject on "
                                                f"resource: arn:aws:s3:::{bucket}/{key} {decision.explain('s3:GetObject')}", 403)
@@ -597,13 +600,14 @@ class Labeling:
         from engine.datasets.png import decode_png
 
         items: list[Any] = []  # per object: its pixels (image) or its text; None when it cannot be read
+        get_object = self._s3().authorizer(self._iam().session_arn(role, "SageMaker-GroundTruth"), "s3:GetObject")
         for i, rec in enumerate(job.records):
             if job.task_type == "text" and "source" in rec:
                 items.append(str(rec["source"]))
                 continue
             ref = rec["source-ref"]
             try:
-                data = self._read(role, ref)
+                data = self._read(role, ref, get_object)
                 items.append(decode_png(data) if job.task_type == "image" else data.decode("utf-8"))
             except ServiceError as e:
                 job.failed[i] = f"ClientError: Cannot read {ref}: {e.code}"
