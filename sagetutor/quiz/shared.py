@@ -678,15 +678,16 @@ def release(cs: Any) -> None:
 
 def prewarm() -> None:
     """Build a client set's clients for every simulated service now, rather than in the first plan
-    that calls each service: botocore loads the service's model and builds its client class, 10 ms
-    for a small service, 100-300 ms for S3, EC2 and SageMaker. The app's preload does this in the
-    background while the learner reads Home, so no question pays for it."""
+    that calls each service: botocore loads the service's model and builds its client class (10 ms
+    for a small service, 100-300 ms for S3, EC2 and SageMaker), and its error classes when an error
+    is first raised. The app's preload does this in the background while the learner reads Home,
+    so no question pays for it."""
     from engine import Engine
     from engine.simulator import SERVICES
 
     cs = acquire(Engine(seed=0))
     try:
         for service in SERVICES:
-            cs.client(service)
+            cs.client(service).exceptions  # noqa: B018  (botocore builds the error classes on first use)
     finally:
         release(cs)
