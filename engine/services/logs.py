@@ -39,29 +39,25 @@ class Logs:
     # -- engine-side ---------------------------------------------------------
     def write(self, group: str, stream: str, message: str, at_seconds: float | None = None) -> None:
         """Append a line as a service would (creating the group and stream as AWS services do)."""
-        g = self.groups.get(group)
         now = _ms(self._clock.now)
-        if g is None:
-            g = self.groups[group] = Group(group, now)
-        s = g.streams.get(stream)
-        if s is None:
-            s = g.streams[stream] = Stream(stream, now)
         ts = now if at_seconds is None else _ms(self._clock.at(at_seconds))
-        s.events.append((ts, now, message))
+        self._stream(group, stream, now).events.append((ts, now, message))
 
     def write_many(self, group: str, stream: str, lines: list[tuple[datetime, str]]) -> None:
         """``write`` of each ``(when, message)`` in order, at the virtual instant ``when`` (a job's log of many
         epochs at once)."""
-        if not lines:
-            return
+        if lines:
+            now = _ms(self._clock.now)
+            self._stream(group, stream, now).events.extend((_ms(when), now, message) for when, message in lines)
+
+    def _stream(self, group: str, stream: str, now: int) -> Stream:
         g = self.groups.get(group)
-        now = _ms(self._clock.now)
         if g is None:
             g = self.groups[group] = Group(group, now)
         s = g.streams.get(stream)
         if s is None:
             s = g.streams[stream] = Stream(stream, now)
-        s.events.extend((int(when.timestamp() * 1000), now, message) for when, message in lines)
+        return s
 
     def lines(self, group: str, stream_prefix: str = "") -> list[str]:
         g = self.groups.get(group)
