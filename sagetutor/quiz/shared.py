@@ -377,9 +377,9 @@ class MemoTrainer:
             data = _state_bytes.get((self._key, n))
         if data is None:
             data = self._derived_state(n)
-        if data is None:
-            data = self._materialized().state()
-        _remember_state(self._key, n, data)
+            if data is None:
+                data = self._materialized().state()
+            _remember_state(self._key, n, data)
         return data
 
     def _derived_state(self, n: int) -> bytes | None:
