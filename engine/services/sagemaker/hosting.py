@@ -886,13 +886,10 @@ class Hosting:
         times = np.asarray(times, dtype=np.float64)
         sizes = np.fromiter(map(len, bodies), dtype=np.int64, count=n)
         ok = sizes <= self._payload_limit(ep)
-        refused = int(n - ok.sum())
-        result.error("ValidationError", refused)
+        result.error("ValidationError", int(n - ok.sum()))
         rng = np.random.default_rng(ep.rng.getrandbits(64))
-        if len(ep.variants) == 1 and not refused and ep.variants[0].serving.multi_model is None:
-            return self._invoke_one_variant(ep, bodies, times, sizes, content_type, accept, rng, result)
         if len(ep.variants) == 1:
-            route = np.zeros(n, dtype=np.int64)
+            route = None  # every request to the one variant: no draw
         else:
             weights = np.array([v.weight for v in ep.variants], dtype=np.float64)
             route = np.searchsorted(np.cumsum(weights), rng.random(n) * weights.sum(), side="right")
@@ -901,19 +898,24 @@ class Hosting:
         latency = np.zeros(n, dtype=np.float64)
         out_type = accept
         for vi, v in enumerate(ep.variants):
-            idx = np.flatnonzero(ok & (route == vi))
+            idx = np.flatnonzero(ok if route is None else ok & (route == vi))
             if len(idx) == 0:
                 continue
             if v.serving.multi_model is not None:  # traffic names no TargetModel
                 result.error("ValidationError", len(idx))
                 continue
-            answered, out_type = self._predict_rows(ep, v, [bodies[i] for i in idx], content_type, accept, result)
-            keep = np.array([r is not None for r in answered], dtype=bool)
-            idx, answered = idx[keep], [r for r in answered if r is not None]
-            if len(idx) == 0:
-                continue
-            for i, r in zip(idx.tolist(), answered, strict=True):
-                responses[i] = r
+            rows = bodies if len(idx) == n else [bodies[i] for i in idx]
+            answered, out_type = self._predict_rows(ep, v, rows, content_type, accept, result)
+            if None in answered:
+                keep = np.array([r is not None for r in answered], dtype=bool)
+                idx, answered = idx[keep], [r for r in answered if r is not None]
+                if len(idx) == 0:
+                    continue
+            if len(idx) == n:  # all of them, in order (the usual traffic minute)
+                responses = list(answered)
+            else:
+                for i, r in zip(idx.tolist(), answered, strict=True):
+                    responses[i] = r
             latency[idx] = self._account_many(ep, v, times[idx], sizes[idx], answered, rng)
         done = [i for i, r in enumerate(responses) if r is not None]
         result.answered = len(done)
@@ -922,42 +924,12 @@ class Hosting:
         if hooks and done:
             seq = ep.invocations - len(done)
             names = [v.name for v in ep.variants]
-            routes, stamps, latencies = route.tolist(), times.tolist(), latency.tolist()
+            routes = [0] * n if route is None else route.tolist()
+            stamps, latencies = times.tolist(), latency.tolist()
             for i in done:
                 seq += 1
                 inv = Invocation(ep.name, names[routes[i]], f"{ep.name}-{seq:08d}", stamps[i], bodies[i],
                                  content_type, responses[i], out_type, latencies[i])
-                for hook in hooks:
-                    hook(inv)
-        return result
-
-    def _invoke_one_variant(self, ep: Endpoint, bodies: list[bytes], times: np.ndarray, sizes: np.ndarray,
-                            content_type: str, accept: str, rng: np.random.Generator, result: BatchResult
-                            ) -> BatchResult:
-        """``invoke_many``'s common case, the same steps with less bookkeeping: one variant (no routing draw),
-        every body within the payload limit, no multi-model container."""
-        v = ep.variants[0]
-        answered, out_type = self._predict_rows(ep, v, bodies, content_type, accept, result)
-        if all(r is not None for r in answered):
-            done = None
-            responses: list = answered
-        else:
-            done = [i for i, r in enumerate(answered) if r is not None]
-            responses = [answered[i] for i in done]
-        if not responses:
-            return result
-        latency = self._account_many(ep, v, times if done is None else times[done],
-                                     sizes if done is None else sizes[done], responses, rng)
-        result.answered = len(responses)
-        result.latencies_ms = latency.tolist()
-        hooks = self._hooks_for(ep.name)
-        if hooks:
-            seq = ep.invocations - len(responses)
-            stamps = (times if done is None else times[done]).tolist()
-            order = range(len(bodies)) if done is None else done
-            for j, (i, r, lat) in enumerate(zip(order, responses, result.latencies_ms, strict=True)):
-                inv = Invocation(ep.name, v.name, f"{ep.name}-{seq + j + 1:08d}", stamps[j], bodies[i],
-                                 content_type, r, out_type, lat)
                 for hook in hooks:
                     hook(inv)
         return result
