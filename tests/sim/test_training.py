@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import tarfile
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -139,6 +140,9 @@ def test_logs_and_metrics_go_to_cloudwatch(eng, sm, s3):
                                  startFromHead=True)["events"]
     text = [e["message"] for e in events]
     assert any("#metrics round=50" in m and "validation:auc=" in m for m in text)
+    for e in events:  # "[2024-01-01:00:05:12:INFO] ...": each line stamped with its own event time
+        stamp = datetime.fromtimestamp(e["timestamp"] / 1000, tz=UTC).strftime("%Y-%m-%d:%H:%M:%S")
+        assert e["message"].startswith(f"[{stamp}:INFO] "), e
     cw = eng.client("cloudwatch")
     metrics = cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="validation:auc")["Metrics"]
     assert metrics[0]["Dimensions"] == [{"Name": "Host", "Value": "job-1/algo-1"}]

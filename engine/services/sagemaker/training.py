@@ -116,10 +116,11 @@ class TrainingJob:
         return self.request["ResourceConfig"]["InstanceCount"]
 
 
-def _stamp(when: datetime) -> str:
-    """``when.strftime("%Y-%m-%d:%H:%M:%S")``, the timestamp of a training log line, without strftime's cost
-    (a line per epoch or boosting round)."""
-    return f"{when.year:04d}-{when.month:02d}-{when.day:02d}:{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+def _line(when: datetime, message: str) -> str:
+    """A training log line, ``[2024-01-01:00:05:00:INFO] message``: the stamp is ``strftime("%Y-%m-%d:%H:%M:%S")``
+    spelled out, without strftime's cost (a line per epoch or boosting round)."""
+    return (f"[{when.year:04d}-{when.month:02d}-{when.day:02d}:{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+            f":INFO] {message}")
 
 
 class Training:
@@ -169,7 +170,7 @@ class Training:
 
     def _log(self, job: TrainingJob, message: str, instance: int = 1, at: float | None = None) -> None:
         ts = self.clock.at(self.clock.seconds if at is None else at)
-        self._logs().write(LOG_GROUP, self._stream(job, instance), f"[{_stamp(ts)}:INFO] {message}", at_seconds=at)
+        self._logs().write(LOG_GROUP, self._stream(job, instance), _line(ts, message), at_seconds=at)
 
     def _stream(self, job: TrainingJob, instance: int = 1) -> str:
         return f"{job.name}/algo-{instance}-{int(self.clock.at(job.created).timestamp())}"
@@ -693,7 +694,7 @@ class Training:
             if rec.metrics:
                 when = self.clock.at(at)
                 parts = " ".join(f"{k}={v:.6g}" for k, v in rec.metrics.items())
-                lines.append((when, f"[{_stamp(when)}:INFO] #metrics {unit_name}={rec.unit} {parts}"))
+                lines.append((when, _line(when, f"#metrics {unit_name}={rec.unit} {parts}")))
                 ts = when.timestamp()
                 for k, v in rec.metrics.items():
                     sr = series.get(k)
@@ -701,8 +702,7 @@ class Training:
                         sr = series[k] = cw.series_for(METRIC_NAMESPACE, k, dims)
                     sr.points.append((ts, float(v)))
             job.units_done = rec.unit
-        if lines:
-            self._logs().write_many(LOG_GROUP, self._stream(job), lines)
+        self._logs().write_many(LOG_GROUP, self._stream(job), lines)
 
     def _checkpoint_prefix(self, job: TrainingJob) -> tuple[str, str]:
         bucket, prefix = parse_uri(job.request["CheckpointConfig"]["S3Uri"])
