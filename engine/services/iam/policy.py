@@ -53,7 +53,11 @@ def _as_list(v: Any) -> list:
 
 
 def _matches_any(patterns: Iterable[str], value: str, case: bool) -> bool:
-    rx = _any_of(tuple(patterns), case)
+    return _hit(_any_of(tuple(patterns), case), value)
+
+
+def _hit(rx: re.Pattern | bool, value: str) -> bool:
+    """Does ``value`` match what ``_any_of`` made of a list of patterns?"""
     return rx is True or bool(rx and rx.match(value))
 
 
@@ -228,9 +232,7 @@ def evaluator(action: str, *, identity_policies: Iterable[dict[str, Any]] = (),
             pair = resources[i] = tuple(_any_of(tuple(_as_list(st[k])), True) if k in st else None
                                         for k in ("Resource", "NotResource"))
         rx, not_rx = pair
-        if rx is not None and rx is not True and not (rx and rx.match(resource)):
-            return False
-        return not_rx is None or not_rx is False or not (not_rx is True or not_rx.match(resource))
+        return (rx is None or _hit(rx, resource)) and (not_rx is None or not _hit(not_rx, resource))
 
     def decide(resource: str) -> Decision:
         allow_sid: str | None = None
