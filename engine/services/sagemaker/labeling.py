@@ -175,17 +175,20 @@ class Labeling:
         self.world.services["logs"].write(LOG_GROUP, job.name, json.dumps(
             {"event-log-message": message, "labeling-job-name": job.name, "timestamp": stamp}))
 
+    def _get_object(self, role: str) -> Any:
+        """s3:GetObject as the job's role, decided object by object (``S3.authorizer``)."""
+        return self._s3().authorizer(self._iam().session_arn(role, "SageMaker-GroundTruth"), "s3:GetObject")
+
     def _read(self, role: str, uri: str, get_object: Any = None) -> bytes:
         """An S3 object read as the job's role; ServiceError (AWS's S3 codes) when it cannot be.
 
-        ``get_object``: the role's ``S3.authorizer`` for s3:GetObject, when reading many objects."""
+        ``get_object``: the role's ``_get_object``, made once when reading many objects."""
         bucket, key = parse_uri(uri)
         s3 = self._s3()
         principal = self._iam().session_arn(role, "SageMaker-GroundTruth")
         if bucket not in s3.buckets:
             raise ServiceError("NoSuchBucket", "The specified bucket does not exist", 404)
-        decision = (get_object(bucket, key) if get_object is not None
-                    else s3.authorize(principal, "s3:GetObject", bucket, key))
+        decision = (get_object or self._get_object(role))(bucket, key)
         if not decision.allowed:
             raise ServiceError("AccessDenied", f"User: {principal} is not authorized to perform: s3:GetObject on "
                                                f"resource: arn:aws:s3:::{bucket}/{key} {decision.explain('s3:GetObject')}", 403)
@@ -600,7 +603,7 @@ class Labeling:
         from engine.datasets.png import decode_png
 
         items: list[Any] = []  # per object: its pixels (image) or its text; None when it cannot be read
-        get_object = self._s3().authorizer(self._iam().session_arn(role, "SageMaker-GroundTruth"), "s3:GetObject")
+        get_object = self._get_object(role)
         for i, rec in enumerate(job.records):
             if job.task_type == "text" and "source" in rec:
                 items.append(str(rec["source"]))
