@@ -113,11 +113,8 @@ class RunParts:
 
     def renderable(self) -> Group:
         """The whole panel: heading, requirements, key facts, timeline and bill, a blank line apart."""
-        parts: list[RenderableType] = [self.head]
-        for part in (self.requirements, self.facts, self.timeline, self.bill):
-            if part is not None:
-                parts += [GAP, part]
-        return Group(*parts)
+        parts = (self.head, self.requirements, self.facts, self.timeline, self.bill)
+        return Group(*_spaced([p for p in parts if p is not None]))
 
 
 @dataclass
