@@ -11,17 +11,20 @@ back, so every strategy works in the unit cube:
 * ``GridSearch``: every combination of the categorical values, once each, in
   the order the ranges and values were given.
 * ``BayesianSearch``: a Latin hypercube of initial points, then a Gaussian
-  process (scikit-learn's ``GaussianProcessRegressor``, Matern 5/2 kernel with
-  one length scale per input, plus a white-noise term) fitted to the observed
-  objective over the scaled coordinates (categorical values one-hot), and the
-  candidate of highest expected improvement. The surrogate models the scores'
-  ranks mapped to normal quantiles (a copula transform: diverged losses and
-  plateaus cannot flatten it); its length scales are fitted with a Gamma(3, 6)
-  prior (mean 0.5 of the unit cube) and its signal variance is bounded, so a
-  few observations cannot make unexplored corners look promising by
-  extrapolation alone. Running jobs count as observed at
-  the surrogate's mean ("kriging believer"), so parallel suggestions differ.
-  Warm start hands it the parents' results as prior observations.
+  process (Matern 5/2 kernel with one length scale per input, plus a
+  white-noise term) fitted to the observed objective over the scaled
+  coordinates (categorical values one-hot), each numeric coordinate passed
+  through a fitted Kumaraswamy warp (``surrogate.py``: the objective may change
+  in one narrow part of a range and not at all in the rest), and the candidate
+  of highest expected improvement. The surrogate models the scores' ranks
+  mapped to normal quantiles (a copula transform: diverged losses and plateaus
+  cannot flatten it); its length scales are fitted with a Gamma(3, 6) prior
+  (mean 0.5 of the unit cube) and a floor of 0.05, and its signal variance is
+  bounded, so a few observations cannot make unexplored corners look promising
+  by extrapolation alone, nor can job-to-job noise be interpolated as detail.
+  Running jobs count as observed at the surrogate's mean ("kriging believer"),
+  so parallel suggestions differ. Warm start hands it the parents' results as
+  prior observations.
 * ``Rungs``: Hyperband's successive halving, asynchronous (ASHA): a job that
   reaches a rung (MinResource x 3^k epochs) goes on only if its objective is in
   the best third of the jobs that reached that rung so far.
@@ -46,6 +49,8 @@ from scipy.stats import qmc
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+from engine.services.sagemaker import surrogate
 
 Point = dict[str, Any]  # hyperparameter name -> int | float | str
 
@@ -288,9 +293,12 @@ class BayesianSearch(Searcher):
     supplies observations); after that each suggestion maximises EI over
     ``n_candidates`` uniform candidates plus Gaussian perturbations of the best
     points so far, refined once around the winner. The kernel's hyperparameters
-    are refitted for every suggestion (maximum a posteriori with ``ls_prior``),
-    starting from the previous fit. ``transform`` is how scores reach the
-    surrogate: "copula" (ranks to normal quantiles, the default), "warp" (a long
+    and the input warps are refitted for every suggestion (maximum a posteriori,
+    ``surrogate.fit``), starting from the previous fit; ``ls_min`` is the
+    length scales' floor. ``input_warp=False`` fits scikit-learn's GP on the
+    unwarped coordinates instead (the strategy before input warping, which had
+    ``ls_min=0.02``; the Gamma prior is then ``ls_prior``). ``transform`` is how
+    scores reach the surrogate: "copula" (ranks to normal quantiles, the default), "warp" (a long
     tail of bad scores pulled in), "log" (minus the log of the distance below the
     best score) or anything else for the raw scores. ``amp_max`` bounds the signal
     variance of the (normalised) scores: far from every observation the
@@ -310,10 +318,11 @@ class BayesianSearch(Searcher):
                  restarts: int = 1, transform: str = "copula", scales: tuple[float, ...] = (0.15, 0.05),
                  anchors: int = 5, trust_region: bool = False, tr_length: float = 0.8, tr_min: float = 0.05,
                  tr_success: int = 2, tr_failure: int | None = None, global_frac: float = 0.0,
-                 ls_min: float = 0.02, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = True,
+                 ls_min: float = 0.05, noise_min: float = 1e-6, plugin: bool = False, ls_prior: bool = True,
                  amp_max: float = 4.0, acquisition: str = "ei", dense: bool = False, polish: bool = False,
-                 hedge_eta: float = 1.0):
+                 hedge_eta: float = 1.0, input_warp: bool = True):
         super().__init__(space, seed)
+        self.input_warp = input_warp
         self.prior = [o for o in (prior or []) if space.encode(o.point) is not None]
         d = max(1, len(space.dims))
         self.n_initial = n_initial if n_initial is not None else min(10, max(4, d + 2))
@@ -374,7 +383,12 @@ class BayesianSearch(Searcher):
             kernel = kernel.clone_with_theta(self._theta)
         return kernel
 
-    def _fit(self, x: np.ndarray, y: np.ndarray) -> GaussianProcessRegressor:
+    def _fit(self, x: np.ndarray, y: np.ndarray) -> surrogate.WarpedGP:
+        if self.input_warp:  # warp the numeric columns, not the one-hot ones
+            numeric = np.concatenate([[not d.categorical] * d.width for d in self.space.dims]).astype(bool)
+            gp, self._theta = surrogate.fit(x, y, numeric, self._theta, ls_min=self.ls_min,
+                                            noise_min=self.noise_min, amp_max=self.amp_max)
+            return gp
         gp = GaussianProcessRegressor(kernel=self._kernel(x.shape[1]), normalize_y=True,
                                       n_restarts_optimizer=self.restarts,
                                       optimizer=_map_optimizer(x.shape[1]) if self.ls_prior else "fmin_l_bfgs_b",
@@ -384,7 +398,7 @@ class BayesianSearch(Searcher):
             warnings.simplefilter("ignore", RuntimeWarning)
             gp.fit(x, y)
         self._theta = gp.kernel_.theta
-        return gp
+        return surrogate.WarpedGP(gp, np.zeros(x.shape[1], dtype=bool), np.empty(0), np.empty(0))
 
     def _bayes(self, obs: list[Observation], pending: list[Point], seen: set) -> Point:
         space = self.space
@@ -396,11 +410,7 @@ class BayesianSearch(Searcher):
         if pending:  # kriging believer: a running job counts as observed at the surrogate's mean
             xp = np.array([e for e in (space.encode(p) for p in pending) if e is not None])
             if len(xp):
-                believer = GaussianProcessRegressor(kernel=gp.kernel_, optimizer=None, normalize_y=True)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    believer.fit(np.vstack([x, xp]), np.concatenate([y, gp.predict(xp)]))
-                gp = believer
+                gp = gp.believe(x, y, xp)
         top = np.argsort(-y, kind="stable")[:self.n_anchors]
         anchors = [a for a in (space.coords(obs[i].point) for i in top) if a is not None]
         if self.trust_region and anchors:
