@@ -574,11 +574,10 @@ def _map_optimizer(width: int):
     def optimizer(obj_func, initial_theta, bounds):
         def f(theta):
             value, grad = obj_func(theta)
-            ls = np.exp(theta[idx])
-            value = value - float(np.sum(3.0 * theta[idx] - 6.0 * ls))
+            prior, prior_grad = surrogate.length_scale_prior(theta[idx])
             grad = np.array(grad, dtype=float)
-            grad[idx] -= 3.0 - 6.0 * ls
-            return value, grad
+            grad[idx] += prior_grad
+            return value + prior, grad
 
         res = minimize(f, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds)
         return res.x, res.fun

@@ -33,6 +33,13 @@ _WARP_BOUNDS = (math.log(0.2), math.log(5.0))
 _WARP_PRIOR_VARIANCE = 0.75
 
 
+def length_scale_prior(log_ls: np.ndarray) -> tuple[float, np.ndarray]:
+    """Minus the log density of a Gamma(3, 6) prior on each length scale (mean 0.5 of the unit cube), over
+    the log length scales, and its gradient: a handful of observations cannot drive them to their bounds."""
+    ls = np.exp(log_ls)
+    return -float(np.sum(3.0 * log_ls - 6.0 * ls)), -(3.0 - 6.0 * ls)
+
+
 def kumaraswamy(u: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The Kumaraswamy CDF, column by column; coordinates are clipped into (0, 1) first (a warm-start
     parent's value may lie outside its range)."""
@@ -140,8 +147,9 @@ class _NegativeLogPosterior:
             grad[2 + width:2 + width + k] = np.sum(rows * np.nan_to_num(g_a), axis=0)
             grad[2 + width + k:] = np.sum(rows * np.nan_to_num(g_b), axis=0)
         # priors: Gamma(3, 6) on each length scale, log-normal(0, 0.75) on each warp parameter
-        value -= float(np.sum(3.0 * t[1:1 + width] - 6.0 * ls))
-        grad[1:1 + width] -= 3.0 - 6.0 * ls
+        prior, prior_grad = length_scale_prior(t[1:1 + width])
+        value += prior
+        grad[1:1 + width] += prior_grad
         value += float(np.sum(t[2 + width:] ** 2)) / (2 * _WARP_PRIOR_VARIANCE)
         grad[2 + width:] += t[2 + width:] / _WARP_PRIOR_VARIANCE
         return value, grad
