@@ -5,24 +5,36 @@ label noise (sklearn.datasets.make_classification), uploaded as CSV to the engin
 
 * xgboost: validation:logloss (Minimize) over wide log-scaled eta, min_child_weight, lambda and an
   integer max_depth;
-* linear-learner: validation:objective_loss (Minimize) over log-scaled learning_rate, wd and l1.
+* linear-learner: validation:objective_loss (Minimize) over log-scaled learning_rate [1e-4, 0.03],
+  wd and l1 [1e-6, 1].
+
+Linear Learner's learning_rate stops at 0.03 because above it the objective is mostly noise: the
+engine's SGD takes one step per row in a seeded order that depends on the job's name, so the same
+hyperparameters under twelve names spread with a standard deviation of 0.06-0.11% at lr <= 0.03,
+0.5% at 0.1, 1.8% at 0.3 and 5% at 1. With the range up to 1 the target was a lucky draw from that
+region (1% below the best mean any hyperparameters reach), so the score measured luck, not search.
+The cap was chosen on that noise measurement alone, before any strategy ran on it (docs/tuning.md).
 
 For every problem and seed, each strategy gets the same budget of training jobs, one at a time:
 the engine's Bayesian and Random tuning jobs (MaxParallelTrainingJobs=1, RandomSeed=seed), and
 Optuna's default TPE sampler driving the same engine training jobs (Optuna asks, the script runs
 CreateTrainingJob with those hyperparameters and tells Optuna the job's final metric). The target
-of a problem is the best objective ANY strategy found for it in the whole run; a run's score is
+of a problem is the best objective ANY strategy found for it on the seeds scored; a run's score is
 the number of training jobs (in creation order) it needed to come within 1% (relative) of the
 target, budget + 1 when it never did.
 
-Twenty seeds: with five, and then ten, one seed moved a problem's ratio by about 0.05 and the
-first seeds proved optimistic (docs/tuning.md). The budget is 50 jobs. With 30, Random (and TPE)
-never came within 1% in most runs of both problems, so their score was mostly the cap (31) and
-the comparison measured where the runs were cut off rather than how many jobs they needed; at 50
-Random still misses in most runs, so its mean stays an underestimate and the ratio errs in
-Random's favour.
+Forty seeds, and the table for each half on its own as well (its own target): settings were once
+chosen on seeds 1-20 and fresh seeds 21-40 did not confirm them, so both halves are printed. The
+budget is 50 jobs. With 30, Random (and TPE) never came within 1% in most runs of both problems,
+so their score was mostly the cap (31) and the comparison measured where the runs were cut off
+rather than how many jobs they needed; at 50 Random still misses in most runs, so its mean stays
+an underestimate and the ratio errs in Random's favour.
 
-    python benchmarks/tuning_strategies.py [--seeds 20] [--jobs 50] [--problems xgboost,linear-learner]
+    python benchmarks/tuning_strategies.py [--seeds 40] [--first-seed 1] [--jobs 50]
+        [--problems xgboost,linear-learner] [--save runs.json] [--load runs.json ...]
+
+``--save`` writes every run's objective values after each seed; ``--load`` tabulates saved runs
+(several files merge, e.g. the two problems run as two processes on two cores) without running.
 
 Needs optuna (``pip install optuna``); it is not a dependency of SageTutor. Target (the issue's):
 Bayesian needs at most 60% of Random's jobs on average, i.e. the ratio averaged over the problems
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import statistics
 import sys
 import time
@@ -71,7 +84,7 @@ PROBLEMS = {
         "train_rows": 400,
         "static": {"predictor_type": "binary_classifier", "epochs": "8", "mini_batch_size": "200"},
         "metric": "validation:objective_loss",
-        "ranges": {"ContinuousParameterRanges": [_log("learning_rate", 1e-4, 1.0), _log("wd", 1e-6, 1.0),
+        "ranges": {"ContinuousParameterRanges": [_log("learning_rate", 1e-4, 0.03), _log("wd", 1e-6, 1.0),
                                                  _log("l1", 1e-6, 1.0)]},
     },
 }
@@ -171,50 +184,78 @@ def jobs_to_target(values: list[float], target: float, budget: int) -> int:
     return budget + 1
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--jobs", type=int, default=50)
-    ap.add_argument("--problems", default=",".join(PROBLEMS))
-    args = ap.parse_args()
-    problems = [p for p in args.problems.split(",") if p]
-    runs: dict[tuple[str, str, int], list[float]] = {}
-    t0 = time.perf_counter()
-    for problem in problems:
-        for seed in range(1, args.seeds + 1):
-            eng = Engine(seed=seed)
-            _upload(eng, problem)
-            for strategy in STRATEGIES:
-                t = time.perf_counter()
-                if strategy == "TPE":
-                    values = tpe_strategy(eng, problem, seed, args.jobs)
-                else:
-                    values = engine_strategy(eng, problem, strategy, seed, args.jobs)
-                runs[(problem, strategy, seed)] = values
-                print(f"  {problem:15s} seed {seed} {strategy:8s} best {np.nanmin(values):.5f}  "
-                      f"({time.perf_counter() - t:.1f} s)", file=sys.stderr)
-    print(f"\n{len(runs)} runs of {args.jobs} training jobs in {time.perf_counter() - t0:.0f} s wall time\n")
+def table(runs: dict[tuple[str, str, int], list[float]], problems: list[str], seeds: list[int],
+          jobs: int) -> float:
+    """Print the table for ``seeds`` (the target is the best any strategy found on those seeds); return the
+    Bayesian / Random ratio averaged over the problems."""
     print("| Problem | Target (best found) | Bayesian | Random | TPE (Optuna) | Bayesian / Random |")
     print("|---|---|---|---|---|---|")
     ratios = []
     for problem in problems:
-        target = min(np.nanmin(v) for (p, _, _), v in runs.items() if p == problem)
+        target = min(np.nanmin(runs[(problem, st, s)]) for st in STRATEGIES for s in seeds)
         cells, means = [], {}
         for strategy in STRATEGIES:
-            counts = [jobs_to_target(runs[(problem, strategy, s)], target, args.jobs)
-                      for s in range(1, args.seeds + 1)]
+            counts = [jobs_to_target(runs[(problem, strategy, s)], target, jobs) for s in seeds]
             means[strategy] = statistics.mean(counts)
-            missed = sum(c > args.jobs for c in counts)
+            missed = sum(c > jobs for c in counts)
             cells.append(f"{means[strategy]:.1f}" + (f" ({missed} missed)" if missed else ""))
         ratio = means["Bayesian"] / means["Random"]
         ratios.append(ratio)
         print(f"| {problem} | {target:.5f} | {' | '.join(cells)} | {ratio:.2f} |")
     overall = statistics.mean(ratios)
     above = [p for p, r in zip(problems, ratios, strict=True) if r > 0.60]
-    print(f"\nMean jobs to within 1% of the target over {args.seeds} seeds; a run that never got there counts "
-          f"{args.jobs + 1} ('missed'). Bayesian / Random averaged over problems: {overall:.2f} "
+    print(f"\nMean jobs to within 1% of the target over seeds {seeds[0]}-{seeds[-1]}; a run that never got there "
+          f"counts {jobs + 1} ('missed'). Bayesian / Random averaged over problems: {overall:.2f} "
           f"(target <= 0.60 on average: {'met' if overall <= 0.60 else 'NOT met'}"
-          + (f"; above 0.60 on its own: {', '.join(above)}" if above else "") + ").")
+          + (f"; above 0.60 on its own: {', '.join(above)}" if above else "") + ").\n")
+    return overall
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=40, help="how many seeds (default 40)")
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=50)
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--save", type=Path, help="write every run's objective values (JSON) here")
+    ap.add_argument("--load", type=Path, nargs="+",
+                    help="tabulate runs saved by --save (several files merge) instead of running")
+    args = ap.parse_args()
+    problems = [p for p in args.problems.split(",") if p]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    runs: dict[tuple[str, str, int], list[float]] = {}
+    if args.load:
+        for path in args.load:
+            for row in json.loads(path.read_text()):
+                runs[(row["problem"], row["strategy"], row["seed"])] = [float(v) for v in row["values"]]
+        problems = [p for p in problems if any(k[0] == p for k in runs)]
+        seeds = sorted(s for s in {k[2] for k in runs}  # the seeds every problem and strategy has
+                       if all((p, st, s) in runs for p in problems for st in STRATEGIES))
+    else:
+        t0 = time.perf_counter()
+        for problem in problems:
+            for seed in seeds:
+                eng = Engine(seed=seed)
+                _upload(eng, problem)
+                for strategy in STRATEGIES:
+                    t = time.perf_counter()
+                    if strategy == "TPE":
+                        values = tpe_strategy(eng, problem, seed, args.jobs)
+                    else:
+                        values = engine_strategy(eng, problem, strategy, seed, args.jobs)
+                    runs[(problem, strategy, seed)] = values
+                    print(f"  {problem:15s} seed {seed} {strategy:8s} best {np.nanmin(values):.5f}  "
+                          f"({time.perf_counter() - t:.1f} s)", file=sys.stderr)
+                if args.save:  # after every seed, so a long run that is cut short keeps what it did
+                    args.save.write_text(json.dumps(
+                        [{"problem": p, "strategy": st, "seed": s, "values": v} for (p, st, s), v in runs.items()]))
+        print(f"\n{len(runs)} runs of {args.jobs} training jobs in {time.perf_counter() - t0:.0f} s wall time\n")
+    table(runs, problems, seeds, args.jobs)
+    if len(seeds) >= 40:  # halves, each scored on its own (its own target), as a run of 20 seeds would be
+        half = len(seeds) // 2
+        for part in (seeds[:half], seeds[half:]):
+            print(f"Seeds {part[0]}-{part[-1]} on their own:")
+            table(runs, problems, part, args.jobs)
     return 0
 
 
