@@ -18,6 +18,7 @@ import sys
 import time
 
 import sagemaker
+from sagemaker.analytics import TrainingJobAnalytics
 from sagemaker.deserializers import CSVDeserializer
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
@@ -60,6 +61,11 @@ if "train" in STEPS or "deploy" in STEPS or "transform" in STEPS:
     print("   status:", d["TrainingJobStatus"], "billable s:", d.get("BillableTimeInSeconds"),
           "training s:", d.get("TrainingTimeInSeconds"), "model:", est.model_data)
     print("   metrics:", {m["MetricName"]: round(m["Value"], 4) for m in d.get("FinalMetricDataList", [])})
+    # CloudWatch GetMetricStatistics by TrainingJobName; est.training_job_analytics does the same for every metric
+    # the algorithm could emit (and warns for each one this job did not)
+    curve = TrainingJobAnalytics(est.latest_training_job.name, ["train:auc", "validation:auc"], sess).dataframe()
+    print("   analytics:", curve.groupby("metric_name")["value"].last().round(4).to_dict() if len(curve) else
+          "no points (a rerun resumes from the first run's final checkpoint and trains no round)")
     done(t)
 
 features = [line.split(",", 1)[1] for line in

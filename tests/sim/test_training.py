@@ -145,10 +145,10 @@ def test_logs_and_metrics_go_to_cloudwatch(eng, sm, s3):
         assert e["message"].startswith(f"[{stamp}:INFO] "), e
     cw = eng.client("cloudwatch")
     metrics = cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="validation:auc")["Metrics"]
-    assert metrics[0]["Dimensions"] == [{"Name": "Host", "Value": "job-1/algo-1"}]
+    assert metrics[0]["Dimensions"] == [{"Name": "TrainingJobName", "Value": "job-1"}]
     d = sm.describe_training_job(TrainingJobName="job-1")
     stats = cw.get_metric_statistics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="validation:auc",
-                                     Dimensions=[{"Name": "Host", "Value": "job-1/algo-1"}],
+                                     Dimensions=[{"Name": "TrainingJobName", "Value": "job-1"}],
                                      StartTime=d["CreationTime"], EndTime=eng.now, Period=86400,
                                      Statistics=["SampleCount", "Maximum"])["Datapoints"]
     assert stats[0]["SampleCount"] == 50 and stats[0]["Maximum"] > 0.95

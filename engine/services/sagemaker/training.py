@@ -683,10 +683,15 @@ class Training:
             self._record(job, trainer.unit_name, trainer.fit_until(until), first, t0, per_unit)
 
     def _record(self, job: TrainingJob, unit_name: str, records: list, first: int, t0: float, per_unit: float) -> None:
-        """Log each unit's metrics and put them on CloudWatch at the instant the unit ended."""
+        """Log each unit's metrics and put them on CloudWatch at the instant the unit ended.
+
+        Algorithm metrics carry the dimension ``TrainingJobName`` (``Host``, ``<job>/algo-1``, is for
+        instance metrics such as CPUUtilization): the SageMaker Python SDK's TrainingJobAnalytics and
+        AWS's own example notebooks read them by the job's name.
+        """
         job.unit_records.extend(records)
         cw = self._cw()
-        dims = {"Host": f"{job.name}/algo-1"}
+        dims = {"TrainingJobName": job.name}
         series: dict[str, Any] = {}
         lines: list[tuple[datetime, str]] = []
         for rec in records:
