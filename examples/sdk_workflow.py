@@ -105,4 +105,6 @@ if "tune" in STEPS:
     tuner.fit(inputs, wait=True)
     best = tuner.best_training_job()
     print("   best job:", best, tuner.describe()["HyperParameterTuningJobStatus"])
+    attached = HyperparameterTuner.attach(tuner.latest_tuning_job.name, sagemaker_session=sess)
+    print("   attached:", attached.best_training_job(), attached.estimator.instance_type)
     done(t)

@@ -388,3 +388,19 @@ def test_random_seed_makes_suggestions_reproducible_across_tuning_jobs(eng, sm, 
     assert a == b
     tune(eng, sm, "seed-c", config(strategy="Random", jobs=4, parallel=4, RandomSeed=43))
     assert [k["TunedHyperParameters"] for k in children(sm, "seed-c", SortBy="CreationTime")] != a
+
+
+def test_tuning_definition_is_described_with_the_resource_config_and_metric_definitions_sdk_attach_reads(eng, sm, s3):
+    defn = definition(eng)
+    del defn["ResourceConfig"]
+    defn["HyperParameterTuningResourceConfig"] = {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                  "VolumeSizeInGB": 20}
+    d = tune(eng, sm, "hrc", config(jobs=2, parallel=1), defn)
+    described = d["TrainingJobDefinition"]
+    assert described["HyperParameterTuningResourceConfig"] == defn["HyperParameterTuningResourceConfig"]
+    assert described["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 20}
+    # as DescribeTrainingJob: the built-in's own metric definitions, which the SDK's attach also reads
+    assert "validation:logloss" in {m["Name"] for m in described["AlgorithmSpecification"]["MetricDefinitions"]}
+    [child] = children(sm, "hrc")[:1]
+    job = sm.describe_training_job(TrainingJobName=child["TrainingJobName"])
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.large" and job["TrainingJobStatus"] == "Completed"

@@ -462,9 +462,9 @@ class Tuning:
                                                           - tj.created)},
         }
         if "TrainingJobDefinitions" in tj.request:
-            out["TrainingJobDefinitions"] = copy.deepcopy(tj.request["TrainingJobDefinitions"])
+            out["TrainingJobDefinitions"] = [self._described(d) for d in tj.request["TrainingJobDefinitions"]]
         else:
-            out["TrainingJobDefinition"] = copy.deepcopy(tj.definition)
+            out["TrainingJobDefinition"] = self._described(tj.definition)
             metric = tj.config.get("HyperParameterTuningJobObjective", {}).get("MetricName")
             if metric:  # AWS answers with the reserved hyperparameter it adds to every training job's
                 out["TrainingJobDefinition"]["StaticHyperParameters"] = {
@@ -593,6 +593,25 @@ class Tuning:
     def _child_name(name: str, seed: int, n: int) -> str:
         digest = hashlib.sha256(f"{seed}:{name}:{n}".encode()).hexdigest()
         return f"{name}-{n:03d}-{digest[:8]}"
+
+    def _described(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """A training job definition as DescribeHyperParameterTuningJob answers it.
+
+        As DescribeTrainingJob, a built-in's own ``MetricDefinitions`` when the request named none. A
+        ``HyperParameterTuningResourceConfig`` naming one instance type (no ``InstanceConfigs``) is
+        answered with the equivalent ``ResourceConfig`` beside it. The SageMaker Python SDK submits
+        every tuner's resources that way, and its ``HyperparameterTuner.attach`` (exercised by the SDK's
+        integration tests against AWS) reads both ``ResourceConfig`` and ``MetricDefinitions`` from the
+        description.
+        """
+        d = copy.deepcopy(definition)
+        if d.get("AlgorithmSpecification"):
+            d["AlgorithmSpecification"] = self._training._algorithm_specification(d["AlgorithmSpecification"])
+        hrc = d.get("HyperParameterTuningResourceConfig") or {}
+        if "ResourceConfig" not in d and hrc.get("InstanceType") and not hrc.get("InstanceConfigs"):
+            d["ResourceConfig"] = {k: hrc[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB",
+                                                       "VolumeKmsKeyId") if k in hrc}
+        return d
 
     @staticmethod
     def _child_request(tuning_name: str, definition: dict, static: dict[str, str], metric: str, name: str,
@@ -781,3 +800,4 @@ class Tuning:
             best = self._best(tj)
             self._set_status(tj, "Completed", f"Hyperparameter tuning job completed; best training job {best.name} "
                                               f"({tj.metric} = {tj.objective(best):.6g})")
+
