@@ -96,16 +96,17 @@ class Bill:
         return [li.as_dict() for li in self.lines]
 
     def format(self) -> str:
-        """A plain-text table, as the demo and the CLI print it."""
-        rows = [f"{'resource':34} {'usage':27} {'pricing':10} {'quantity':>22} {'USD/unit':>15} {'amount USD':>11}"]
-        for li in self.lines:
-            name = li.resource_arn.split(":", 5)[-1]
-            what = f"{li.quantity} {li.unit}"
-            rows.append(f"{name[:34]:34} {li.usage_type[:27]:27} {li.pricing_model[:10]:10} {what:>22} "
-                        f"{li.unit_price.normalize():>15} {li.amount:>11}")
+        """A plain-text table, as the demo and the CLI print it; columns as wide as their widest cell, so
+        no resource name or pricing model is cut short."""
+        head = ("resource", "usage", "pricing", "quantity", "USD/unit", "amount USD")
+        body = [(li.resource_arn.split(":", 5)[-1], li.usage_type, li.pricing_model, f"{li.quantity} {li.unit}",
+                 f"{li.unit_price.normalize()}", f"{li.amount}") for li in self.lines]
         total = self.total.quantize(CENT, rounding=ROUND_HALF_UP)
-        rows.append(f"{'total':34} {'':27} {'':10} {'':>22} {'':>15} {total:>11}")
-        return "\n".join(rows)
+        rows = [head, *body, ("total", "", "", "", "", f"{total}")]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        right = (False, False, False, True, True, True)
+        return "\n".join(" ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True))
+                         .rstrip() for row in rows)
 
 
 class Ledger:

@@ -234,3 +234,15 @@ def test_incremental_training_continues_from_an_earlier_model(eng, sm, s3):
                                               channels=chans + [channel("model", "s3://my-bucket/junk/")],
                                               instance_type="ml.p3.2xlarge"))
     assert "The model channel must hold a model.tar.gz" in wait(sm, "bad")["FailureReason"]
+
+
+def test_printed_bill_keeps_long_names_whole_and_its_columns_aligned(eng, sm, s3):
+    name = "a-training-job-whose-name-is-longer-than-the-old-34-character-cut"[:63]
+    sm.create_training_job(**training_request(eng, name=name))
+    wait(sm, name)
+    lines = eng.bill().format().splitlines()
+    [row] = [line for line in lines if name in line]
+    assert f"training-job/{name} " in row and "on-demand" in row
+    amount = eng.bill().for_resource(f"/{name}")[0].amount
+    assert row.endswith(f" {amount}") and lines[-1].startswith("total")
+    assert len({len(line) for line in lines[:-1]}) == 1  # every row as wide as the header: columns line up
