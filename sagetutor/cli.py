@@ -157,7 +157,7 @@ def _validate(args: argparse.Namespace) -> int:
     for m in missing:
         print(m)
     bad = len(missing)
-    problems = 0
+    problems = len(missing)  # an unreadable path is its own problem
     for f in files:
         result = load_file(f)
         for problem in result.problems:

@@ -40,7 +40,9 @@ def test_validate_the_whole_corpus_fails(capsys):
 
 def test_validate_missing_path(capsys, tmp_path):
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 1
-    assert "no such file or folder" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == f"{tmp_path / 'nope.yaml'}: no such file or folder\n"
+    assert captured.err == "1 of 1 pack not valid (1 problem)\n"
 
 
 def test_pack_new_writes_the_starter_and_never_overwrites(capsys, tmp_path):
