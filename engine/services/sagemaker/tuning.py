@@ -599,10 +599,10 @@ class Tuning:
 
         As DescribeTrainingJob, a built-in's own ``MetricDefinitions`` when the request named none. A
         ``HyperParameterTuningResourceConfig`` naming one instance type (no ``InstanceConfigs``) is
-        answered with the equivalent ``ResourceConfig`` beside it. The SageMaker Python SDK submits
-        every tuner's resources that way, and its ``HyperparameterTuner.attach`` (exercised by the SDK's
-        integration tests against AWS) reads both ``ResourceConfig`` and ``MetricDefinitions`` from the
-        description.
+        answered with the equivalent ``ResourceConfig`` beside it. The SageMaker Python SDK (2.257)
+        submits every tuner's resources that way, and its ``HyperparameterTuner.attach``, which people
+        run against AWS on tuners the SDK created, reads both ``ResourceConfig`` and ``MetricDefinitions``
+        from the description; what AWS adds beyond them is not modelled.
         """
         d = copy.deepcopy(definition)
         if d.get("AlgorithmSpecification"):
@@ -800,4 +800,3 @@ class Tuning:
             best = self._best(tj)
             self._set_status(tj, "Completed", f"Hyperparameter tuning job completed; best training job {best.name} "
                                               f"({tj.metric} = {tj.objective(best):.6g})")
-
