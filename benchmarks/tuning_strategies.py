@@ -231,6 +231,7 @@ def main() -> int:
         problems = [p for p in problems if any(k[0] == p for k in runs)]
         seeds = sorted(s for s in {k[2] for k in runs}  # the seeds every problem and strategy has
                        if all((p, st, s) in runs for p in problems for st in STRATEGIES))
+        args.jobs = max(len(v) for v in runs.values())  # the budget the saved runs had
     else:
         t0 = time.perf_counter()
         for problem in problems:
