@@ -599,18 +599,17 @@ class Tuning:
 
         As DescribeTrainingJob, a built-in's own ``MetricDefinitions`` when the request named none. A
         ``HyperParameterTuningResourceConfig`` naming one instance type (no ``InstanceConfigs``) is
-        answered with the equivalent ``ResourceConfig`` beside it. The SageMaker Python SDK (2.257)
-        submits every tuner's resources that way, and its ``HyperparameterTuner.attach``, which people
-        run against AWS on tuners the SDK created, reads both ``ResourceConfig`` and ``MetricDefinitions``
-        from the description; what AWS adds beyond them is not modelled.
+        answered with the ``ResourceConfig`` its children run with beside it. The SageMaker Python SDK
+        (2.257) submits every tuner's resources that way, and its ``HyperparameterTuner.attach``, which
+        people run against AWS on tuners the SDK created, reads both ``ResourceConfig`` and
+        ``MetricDefinitions`` from the description; what AWS adds beyond them is not modelled.
         """
         d = copy.deepcopy(definition)
         if d.get("AlgorithmSpecification"):
             d["AlgorithmSpecification"] = self._training._algorithm_specification(d["AlgorithmSpecification"])
         hrc = d.get("HyperParameterTuningResourceConfig") or {}
         if "ResourceConfig" not in d and hrc.get("InstanceType") and not hrc.get("InstanceConfigs"):
-            d["ResourceConfig"] = {k: hrc[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB",
-                                                       "VolumeKmsKeyId") if k in hrc}
+            d["ResourceConfig"] = _resource_config(d)
         return d
 
     @staticmethod
@@ -620,16 +619,9 @@ class Tuning:
         spec = {k: v for k, v in d["AlgorithmSpecification"].items()
                 if k in ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")}
         hp = {**static, **tuned, "_tuning_objective_metric": metric}
-        rc = d.get("ResourceConfig")
-        if rc is None:
-            hrc = d["HyperParameterTuningResourceConfig"]
-            first = (hrc.get("InstanceConfigs") or [{}])[0]
-            rc = {"InstanceType": hrc.get("InstanceType", first.get("InstanceType")),
-                  "InstanceCount": hrc.get("InstanceCount", first.get("InstanceCount", 1)),
-                  "VolumeSizeInGB": hrc.get("VolumeSizeInGB", first.get("VolumeSizeInGB", 30))}
         req: dict[str, Any] = {"TrainingJobName": name, "RoleArn": d["RoleArn"], "AlgorithmSpecification": spec,
                                "HyperParameters": hp, "OutputDataConfig": d["OutputDataConfig"],
-                               "ResourceConfig": rc, "StoppingCondition": d["StoppingCondition"]}
+                               "ResourceConfig": _resource_config(d), "StoppingCondition": d["StoppingCondition"]}
         for key in ("InputDataConfig", "VpcConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
                     "EnableManagedSpotTraining", "RetryStrategy", "Environment"):
             if key in d:
@@ -800,3 +792,16 @@ class Tuning:
             best = self._best(tj)
             self._set_status(tj, "Completed", f"Hyperparameter tuning job completed; best training job {best.name} "
                                               f"({tj.metric} = {tj.objective(best):.6g})")
+
+
+def _resource_config(definition: dict[str, Any]) -> dict[str, Any]:
+    """The ResourceConfig a tuning job's children run with: the definition's own, else its
+    HyperParameterTuningResourceConfig's instance type (or its first InstanceConfigs entry), count 1 and
+    a 30 GB volume unless given."""
+    if "ResourceConfig" in definition:
+        return definition["ResourceConfig"]
+    hrc = definition["HyperParameterTuningResourceConfig"]
+    first = (hrc.get("InstanceConfigs") or [{}])[0]
+    return {"InstanceType": hrc.get("InstanceType", first.get("InstanceType")),
+            "InstanceCount": hrc.get("InstanceCount", first.get("InstanceCount", 1)),
+            "VolumeSizeInGB": hrc.get("VolumeSizeInGB", first.get("VolumeSizeInGB", 30))}
