@@ -185,8 +185,8 @@ def jobs_to_target(values: list[float], target: float, budget: int) -> int:
 
 
 def table(runs: dict[tuple[str, str, int], list[float]], problems: list[str], seeds: list[int],
-          jobs: int) -> float:
-    """Print the table for ``seeds`` (the target is the best any strategy found on those seeds); return the
+          jobs: int) -> None:
+    """Print the table for ``seeds`` (the target is the best any strategy found on those seeds) and the
     Bayesian / Random ratio averaged over the problems."""
     print("| Problem | Target (best found) | Bayesian | Random | TPE (Optuna) | Bayesian / Random |")
     print("|---|---|---|---|---|---|")
@@ -208,7 +208,6 @@ def table(runs: dict[tuple[str, str, int], list[float]], problems: list[str], se
           f"counts {jobs + 1} ('missed'). Bayesian / Random averaged over problems: {overall:.2f} "
           f"(target <= 0.60 on average: {'met' if overall <= 0.60 else 'NOT met'}"
           + (f"; above 0.60 on its own: {', '.join(above)}" if above else "") + ").\n")
-    return overall
 
 
 def main() -> int:
